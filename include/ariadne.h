@@ -36,6 +36,8 @@ enum {
     ARI_EIO = -5,           /* a file or device could not be read or written */
     ARI_ENOTSUP = -6,       /* not supported by this build or configuration */
     ARI_ERANGE = -7,        /* a number does not fit its field */
+    ARI_ENOENT = -8,        /* no such global page (never allocated, or freed) */
+    ARI_ELOOP = -9,         /* a request's path exceeded its hop bound */
 
     /* Global address text (ari_gva_parse). */
     ARI_EGVA_PREFIX = -20,  /* text does not start with "gva:" */

@@ -59,6 +59,9 @@ static void test_msg_type_rules(msg_t *m, uint64_t *rng)
         m->count = 1 + (uint32_t)(test_rand_next(rng) % MSG_RUN_MAX);
         m->flags = (uint16_t)(test_rand_next(rng) & MSG_FLAG_NODATA);
         break;
+    case MSG_PRUNE:
+        m->flags = (uint16_t)(test_rand_next(rng) & MSG_FLAG_NOACK);
+        break;
     case MSG_ATOMIC:
         m->op = (uint8_t)(1 + test_rand_next(rng) % 3);
         m->offset = (uint32_t)(test_rand_next(rng) % (GVA_PAGE_SIZE / 8)) * 8;
@@ -93,6 +96,7 @@ static msg_t test_msg_random(msg_type_t type, uint64_t *rng, msg_storage_t *s)
     m.origin = (uint32_t)(test_rand_next(rng) % GVA_NODES_MAX);
     m.generation = (uint32_t)test_rand_next(rng);
     m.seq = test_rand_next(rng);
+    m.prev = test_rand_next(rng);
     m.version = test_rand_next(rng);
     m.arg0 = test_rand_next(rng);
     m.arg1 = test_rand_next(rng);

@@ -15,6 +15,7 @@ typedef struct {
 
 static const tool_command_t commands[] = {
     {"topo", tool_topo_main, "build a topology, print its figures, write Graphviz DOT"},
+    {"sim", tool_sim_main, "run the protocol in the deterministic simulator and check it"},
 };
 
 static void tool_usage(FILE *out)

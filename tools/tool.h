@@ -8,5 +8,6 @@
 #define ARIADNE_TOOL_H
 
 int tool_topo_main(int argc, char **argv);
+int tool_sim_main(int argc, char **argv);
 
 #endif /* ARIADNE_TOOL_H */

@@ -26,6 +26,7 @@ typedef enum {
     F_LENGTH,  /* u32 */
     F_STATUS,  /* i32, two's complement */
     F_SEQ,     /* u64 */
+    F_PREV,    /* u64 */
     F_VERSION, /* u64 */
     F_ARG0,    /* u64 */
     F_ARG1,    /* u64 */
@@ -38,17 +39,17 @@ typedef enum {
     F_QUEUE,   /* u32 count, count x 14 bytes */
 } msg_field_t;
 
-#define MSG_FIELDS_MAX 9
+#define MSG_FIELDS_MAX 10
 
 static const uint8_t msg_layouts[MSG_TYPE_END][MSG_FIELDS_MAX] = {
     [MSG_REF] = {F_PAGE, F_COUNT, F_ORIGIN, F_SEQ, F_HOPS},
     [MSG_REF_DATA] = {F_PAGE, F_VERSION, F_GEN, F_OFFSET, F_DATA, F_HOPS},
     [MSG_REF_FAIL] = {F_PAGE, F_STATUS, F_ORIGIN, F_SEQ, F_HOPS},
-    [MSG_WRITE] = {F_PAGE, F_OFFSET, F_ORIGIN, F_SEQ, F_DATA, F_HOPS},
+    [MSG_WRITE] = {F_PAGE, F_OFFSET, F_ORIGIN, F_SEQ, F_PREV, F_DATA, F_HOPS},
     [MSG_WRITE_ACK] = {F_PAGE, F_VERSION, F_ORIGIN, F_SEQ, F_HOPS},
-    [MSG_ATOMIC] = {F_PAGE, F_OFFSET, F_OP, F_ARG0, F_ARG1, F_ORIGIN, F_SEQ, F_HOPS},
+    [MSG_ATOMIC] = {F_PAGE, F_OFFSET, F_OP, F_ARG0, F_ARG1, F_ORIGIN, F_SEQ, F_PREV, F_HOPS},
     [MSG_ATOMIC_RESULT] = {F_PAGE, F_VERSION, F_STATUS, F_ARG0, F_ORIGIN, F_SEQ, F_HOPS},
-    [MSG_GET] = {F_PAGE, F_OFFSET, F_LENGTH, F_ORIGIN, F_SEQ, F_HOPS},
+    [MSG_GET] = {F_PAGE, F_OFFSET, F_LENGTH, F_ORIGIN, F_SEQ, F_PREV, F_HOPS},
     [MSG_GET_DATA] = {F_PAGE, F_VERSION, F_OFFSET, F_ORIGIN, F_SEQ, F_DATA, F_HOPS},
     [MSG_UPDATE] = {F_PAGE, F_VERSION, F_OFFSET, F_ORIGIN, F_SEQ, F_DATA},
     [MSG_INVAL] = {F_PAGE, F_VERSION},
@@ -194,7 +195,9 @@ int msg_check(const msg_t *msg)
 {
     if (!msg_type_valid((uint32_t)msg->type))
         return ARI_EMSG_TYPE;
-    uint16_t flags_allowed = msg->type == MSG_REF ? MSG_FLAG_NODATA : 0;
+    uint16_t flags_allowed = msg->type == MSG_REF     ? MSG_FLAG_NODATA
+                             : msg->type == MSG_PRUNE ? MSG_FLAG_NOACK
+                                                      : 0;
     if ((msg->flags & ~flags_allowed) != 0)
         return ARI_EMSG_FIELD;
     if (msg_has_field(msg->type, F_PAGE) && !msg_page_valid(msg->page))
@@ -228,6 +231,7 @@ static size_t msg_field_size(const msg_t *msg, msg_field_t field)
     case F_STATUS:
         return 4;
     case F_SEQ:
+    case F_PREV:
     case F_VERSION:
     case F_ARG0:
     case F_ARG1:
@@ -299,6 +303,7 @@ static uint8_t *msg_put_field(uint8_t *p, const msg_t *msg, msg_field_t field)
     case F_LENGTH: msg_put32(p, msg->length); return p + 4;
     case F_STATUS: msg_put32(p, (uint32_t)msg->status); return p + 4;
     case F_SEQ: msg_put64(p, msg->seq); return p + 8;
+    case F_PREV: msg_put64(p, msg->prev); return p + 8;
     case F_VERSION: msg_put64(p, msg->version); return p + 8;
     case F_ARG0: msg_put64(p, msg->arg0); return p + 8;
     case F_ARG1: msg_put64(p, msg->arg1); return p + 8;
@@ -410,6 +415,7 @@ static int msg_take_scalar(msg_cursor_t *c, msg_t *msg, msg_field_t field)
     case F_LENGTH: msg->length = msg_le32(at); break;
     case F_STATUS: msg->status = (int32_t)msg_le32(at); break;
     case F_SEQ: msg->seq = msg_le64(at); break;
+    case F_PREV: msg->prev = msg_le64(at); break;
     case F_VERSION: msg->version = msg_le64(at); break;
     case F_ARG0: msg->arg0 = msg_le64(at); break;
     case F_ARG1: msg->arg1 = msg_le64(at); break;

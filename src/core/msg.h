@@ -46,18 +46,18 @@ typedef enum {
     MSG_REF = 1,       /* page (run), origin, seq, hops: ask for a replica */
     MSG_REF_DATA,      /* page, version, generation, offset, data, hops */
     MSG_REF_FAIL,      /* page, status, hops: no room on the way */
-    MSG_WRITE,         /* page, offset, data, origin, seq, hops */
+    MSG_WRITE,         /* page, offset, data, origin, seq, prev, hops */
     MSG_WRITE_ACK,     /* page, version, origin, seq, hops */
-    MSG_ATOMIC,        /* page, offset, op, arg0, arg1, origin, seq, hops */
+    MSG_ATOMIC,        /* page, offset, op, arg0, arg1, origin, seq, prev, hops */
     MSG_ATOMIC_RESULT, /* page, version, status, old value, origin, seq, hops */
-    MSG_GET,           /* page, offset, length, origin, seq, hops */
+    MSG_GET,           /* page, offset, length, origin, seq, prev, hops */
     MSG_GET_DATA,      /* page, version, offset, data, origin, seq, hops */
     MSG_UPDATE,        /* page, version, offset, data, origin, seq */
     MSG_INVAL,         /* page, version */
     MSG_SYNC,          /* page, version held, origin, seq, hops */
     MSG_SYNC_DATA,     /* page, version, generation, offset, data, hops */
     MSG_UNREF,         /* page, generation */
-    MSG_PRUNE,         /* page, version: the page is freed, drop the branch */
+    MSG_PRUNE,         /* page, version: drop the branch (freed, or evicted: NOACK) */
     MSG_PRUNE_ACK,     /* page: the branch below is gone */
     MSG_ACQ,           /* page, origin, timestamp, priority, hops */
     MSG_GRANT,         /* page, version, origin, hops */
@@ -73,6 +73,7 @@ typedef enum {
 
 /* Header flags, allowed per type (msg_check). */
 #define MSG_FLAG_NODATA 0x0001u /* REF: build the path only (ownership pages) */
+#define MSG_FLAG_NOACK 0x0002u  /* PRUNE: an eviction, no PRUNE_ACK wanted */
 
 typedef enum { MSG_ATOMIC_CAS = 1, MSG_ATOMIC_FETCH_ADD, MSG_ATOMIC_SWAP } msg_atomic_op_t;
 typedef enum { MSG_DENY_QUEUED = 1, MSG_DENY_REJECTED } msg_deny_kind_t;
@@ -104,7 +105,10 @@ typedef struct {
     uint32_t offset;     /* byte offset in the page */
     uint32_t length;     /* GET: bytes asked for */
     int32_t status;      /* REF_FAIL, ATOMIC_RESULT, ERROR: an ARI_E* code */
-    uint64_t seq;        /* per-origin sequence number */
+    uint64_t seq;        /* the origin's sequence number, unique per origin */
+    uint64_t prev;       /* WRITE, ATOMIC, GET: the origin's previous request to
+                          * this page still unanswered when this one left, or 0;
+                          * the owner applies this one only after that one */
     uint64_t version;    /* per-page version */
     uint64_t arg0, arg1; /* ATOMIC: operands; ATOMIC_RESULT: arg0 = old value */
     uint64_t timestamp;  /* ACQ, CANCEL, HEARTBEAT */

@@ -19,6 +19,8 @@ static const status_name_t status_names[] = {
     {ARI_EIO, "input/output error"},
     {ARI_ENOTSUP, "not supported"},
     {ARI_ERANGE, "value out of range"},
+    {ARI_ENOENT, "no such global page"},
+    {ARI_ELOOP, "request path exceeded its hop bound"},
     {ARI_EGVA_PREFIX, "global address must start with \"gva:\""},
     {ARI_EGVA_DIGIT, "global address has a character that is not a hex digit"},
     {ARI_EGVA_LENGTH, "global address half must have 1 to 16 hex digits"},

@@ -1,0 +1,1409 @@
+/*
+ * dpu — the path-cache protocol (DESIGN §4) as one DPU's pure state machine.
+ *
+ * Reading guide. Requests (REF, SYNC, WRITE, ATOMIC, GET) travel toward the
+ * owner: by up pointer once on the page's tree, else by static route to the
+ * birth node; each forwarder appends itself to the hop list. Answers
+ * (REF_DATA, SYNC_DATA, WRITE_ACK, ATOMIC_RESULT, GET_DATA, REF_FAIL, ERROR)
+ * retrace that list backwards; an answer whose list is empty has reached
+ * its origin. Changes (UPDATE, INVAL, PRUNE) flow down the tree's
+ * downstream ports; UNREF and PRUNE_ACK flow up.
+ *
+ * Sections: state and helpers; entries; sending; requests toward the owner;
+ * the owner; answers; changes down the tree; branches up the tree; host
+ * requests; time.
+ */
+#include "dpu.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gva.h"
+#include "order.h"
+#include "pcache.h"
+
+/* ------------------------------------------------------------------------
+ * State
+ * ------------------------------------------------------------------------ */
+
+#define DPU_FROM_HOST UINT32_MAX /* "arrived from this node's host" */
+#define DPU_VICTIM_SCAN 64u      /* LRU entries looked at per eviction */
+#define DPU_TICK_BUDGET 64u      /* aged entries or held requests per tick */
+#define DPU_FIELDS_BYTES 256u    /* a message's fixed fields, generously */
+
+typedef struct {
+    uint64_t cookie;
+    uint64_t seq;          /* WRITE, ATOMIC, GET: the request's seq */
+    uint64_t retry_at_ns;  /* READ: when to send the REF again (0: not waiting) */
+    ari_gva_t page;
+    uint8_t op;            /* dpu_op_t */
+    uint8_t retries;
+} dpu_pending_t;
+
+struct dpu {
+    dpu_config_t config;
+    dpu_world_t world;
+    pcache_t *pcache;
+    order_t *order;
+    uint32_t ports;
+    const uint32_t *port_peer;  /* node on each port */
+    uint8_t *scratch;           /* encode buffer */
+    size_t scratch_size;
+    dpu_pending_t *pending;     /* dense array, pending_count in use */
+    uint32_t pending_count;
+    uint64_t seq_next;
+    uint64_t now_ns;            /* the time of the step being taken */
+    uint32_t retries_waiting;   /* READs with a retry time set */
+    bool in_step;               /* guards against the world calling back in */
+    dpu_stats_t stats;
+};
+
+void dpu_config_default(dpu_config_t *config)
+{
+    memset(config, 0, sizeof *config);
+    config->pcache_capacity = 4096;
+    config->pcache_ttl_ns = 1000000000ull; /* 1 s */
+    config->update_max_bytes = 1024;
+    config->hops_max = 64;
+    config->pending_max = 256;
+    config->origins_max = 1024;
+    config->held_max = 16;
+    config->retries_max = 4;
+    config->retry_ns = 100000;            /* 100 us */
+    config->hold_ns = 10000000;           /* 10 ms */
+    config->page_bytes_max = GVA_PAGE_SIZE;
+}
+
+static void dpu_observe(dpu_t *dpu, dpu_event_kind_t kind, ari_gva_t page, uint64_t version)
+{
+    if (dpu->world.observe == NULL)
+        return;
+    dpu_event_t event = {.kind = kind, .node = dpu->config.node, .page = page,
+                         .version = version};
+    dpu->world.observe(dpu->world.ctx, &event);
+}
+
+static int dpu_config_check(const dpu_config_t *c)
+{
+    if (c->topo == NULL || c->route == NULL || c->node >= c->topo->nodes)
+        return ARI_EINVAL;
+    if (topo_degree(c->topo, c->node) > PCACHE_PORTS_MAX || c->pcache_capacity == 0 ||
+        c->hops_max == 0 || c->hops_max > MSG_HOPS_MAX || c->pending_max == 0 ||
+        c->origins_max == 0 || c->held_max == 0 ||
+        (c->page_bytes_max != GVA_PAGE_SIZE && c->page_bytes_max != GVA_HUGE_PAGE_SIZE))
+        return ARI_EINVAL;
+    return ARI_OK;
+}
+
+int dpu_create(const dpu_config_t *config, const dpu_world_t *world, dpu_t **dpu_out)
+{
+    int status = dpu_config_check(config);
+    if (status != ARI_OK)
+        return status;
+    if (world->send == NULL || world->page_memory == NULL || world->page_drop == NULL ||
+        world->complete == NULL)
+        return ARI_EINVAL;
+    dpu_t *dpu = calloc(1, sizeof *dpu);
+    if (dpu == NULL)
+        return ARI_ENOMEM;
+    dpu->config = *config;
+    dpu->world = *world;
+    dpu->ports = topo_degree(config->topo, config->node);
+    dpu->port_peer = &config->topo->neighbor[config->topo->offsets[config->node]];
+    dpu->scratch_size = MSG_HEADER_SIZE + DPU_FIELDS_BYTES + 4u * MSG_HOPS_MAX +
+                        config->page_bytes_max;
+    dpu->scratch = malloc(dpu->scratch_size);
+    dpu->pending = calloc(config->pending_max, sizeof *dpu->pending);
+    dpu->seq_next = 1;
+    if (dpu->scratch == NULL || dpu->pending == NULL)
+        goto err_free;
+    status = pcache_create(config->pcache_capacity, dpu->ports > 0 ? dpu->ports : 1,
+                           config->pcache_ttl_ns, &dpu->pcache);
+    if (status != ARI_OK)
+        goto err_free;
+    status = order_create(config->origins_max, config->held_max, config->pcache_ttl_ns,
+                          &dpu->order);
+    if (status != ARI_OK)
+        goto err_free;
+    *dpu_out = dpu;
+    return ARI_OK;
+err_free:
+    dpu_destroy(dpu);
+    return status != ARI_OK ? status : ARI_ENOMEM;
+}
+
+void dpu_destroy(dpu_t *dpu)
+{
+    if (dpu == NULL)
+        return;
+    pcache_destroy(dpu->pcache);
+    order_destroy(dpu->order);
+    free(dpu->scratch);
+    free(dpu->pending);
+    free(dpu);
+}
+
+const dpu_stats_t *dpu_stats(const dpu_t *dpu) { return &dpu->stats; }
+uint32_t dpu_node(const dpu_t *dpu) { return dpu->config.node; }
+struct pcache *dpu_pcache(dpu_t *dpu) { return dpu->pcache; }
+uint32_t dpu_pending(const dpu_t *dpu) { return dpu->pending_count; }
+
+/* The port whose link leads to a neighbour, or -1. */
+static int dpu_port_to(const dpu_t *dpu, uint32_t node)
+{
+    for (uint32_t port = 0; port < dpu->ports; port++) {
+        if (dpu->port_peer[port] == node)
+            return (int)port;
+    }
+    return -1;
+}
+
+/* Copies bytes into page memory with aligned 8-byte stores, merging the
+ * partial words at the edges, so a concurrent reader never sees an aligned
+ * u64 torn (DESIGN §4). */
+static void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, uint32_t length)
+{
+    uint32_t end = offset + length;
+    for (uint32_t word = offset & ~7u; word < end; word += 8) {
+        uint64_t value;
+        uint32_t from = word < offset ? offset : word;
+        uint32_t to = word + 8 < end ? word + 8 : end;
+        if (from == word && to == word + 8) {
+            memcpy(&value, src + (word - offset), 8);
+        } else {
+            value = __atomic_load_n((uint64_t *)(void *)(page + word), __ATOMIC_RELAXED);
+            memcpy((uint8_t *)&value + (from - word), src + (from - offset), to - from);
+        }
+        __atomic_store_n((uint64_t *)(void *)(page + word), value, __ATOMIC_RELAXED);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Pending host requests
+ * ------------------------------------------------------------------------ */
+
+static uint32_t dpu_page_pending_count(const dpu_t *dpu, ari_gva_t page)
+{
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < dpu->pending_count; i++)
+        count += gva_equal(dpu->pending[i].page, page);
+    return count;
+}
+
+static dpu_pending_t *dpu_pending_add(dpu_t *dpu, dpu_op_t op, ari_gva_t page, uint64_t cookie)
+{
+    if (dpu->pending_count == dpu->config.pending_max)
+        return NULL;
+    dpu_pending_t *p = &dpu->pending[dpu->pending_count++];
+    *p = (dpu_pending_t){.cookie = cookie, .page = page, .op = (uint8_t)op};
+    pcache_entry_t *entry = pcache_find(dpu->pcache, page);
+    if (entry != NULL)
+        entry->pending++;
+    return p;
+}
+
+static void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry);
+
+/* Completes and removes pending[index]. */
+static void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *completion)
+{
+    assert(index < dpu->pending_count);
+    dpu_pending_t p = dpu->pending[index];
+    dpu->pending[index] = dpu->pending[--dpu->pending_count];
+    completion->cookie = p.cookie;
+    completion->op = (dpu_op_t)p.op;
+    completion->page = p.page;
+    pcache_entry_t *entry = pcache_find(dpu->pcache, p.page);
+    if (entry != NULL) {
+        assert(entry->pending > 0);
+        entry->pending--;
+    }
+    dpu->world.complete(dpu->world.ctx, completion);
+    /* The host may have dropped its copy while this was outstanding. */
+    entry = pcache_find(dpu->pcache, p.page);
+    if (entry != NULL)
+        dpu_entry_release(dpu, entry);
+}
+
+static int64_t dpu_pending_find_seq(const dpu_t *dpu, uint64_t seq)
+{
+    for (uint32_t i = 0; i < dpu->pending_count; i++) {
+        if (dpu->pending[i].seq == seq && dpu->pending[i].op != DPU_OP_READ)
+            return i;
+    }
+    return -1;
+}
+
+/* Completes every READ waiting on a page. */
+static void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, uint64_t version)
+{
+    for (uint32_t i = 0; i < dpu->pending_count;) {
+        dpu_pending_t *p = &dpu->pending[i];
+        if (p->op == DPU_OP_READ && gva_equal(p->page, page)) {
+            dpu_completion_t c = {.status = status, .version = version};
+            dpu_pending_complete(dpu, i, &c);
+            continue; /* the slot now holds another request */
+        }
+        i++;
+    }
+}
+
+/* The seq of this node's newest unanswered WRITE, ATOMIC or GET to a page. */
+static uint64_t dpu_pending_prev(const dpu_t *dpu, ari_gva_t page)
+{
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < dpu->pending_count; i++) {
+        const dpu_pending_t *p = &dpu->pending[i];
+        if (p->op != DPU_OP_READ && p->seq > prev && gva_equal(p->page, page))
+            prev = p->seq;
+    }
+    return prev;
+}
+
+/* ------------------------------------------------------------------------
+ * Sending
+ * ------------------------------------------------------------------------ */
+
+static void dpu_send_bytes(dpu_t *dpu, uint32_t port, const uint8_t *bytes, size_t length)
+{
+    assert(port < dpu->ports);
+    dpu->stats.messages_out++;
+    dpu->stats.bytes_out += length;
+    dpu->world.send(dpu->world.ctx, port, bytes, length);
+}
+
+/* Encodes into the scratch buffer; our own messages are valid by
+ * construction (their parts were checked on the way in). */
+static size_t dpu_encode(dpu_t *dpu, const msg_t *msg)
+{
+    size_t length = 0;
+    int status = msg_encode(msg, dpu->scratch, dpu->scratch_size, &length);
+    assert(status == ARI_OK);
+    (void)status;
+    return length;
+}
+
+static void dpu_send(dpu_t *dpu, uint32_t port, const msg_t *msg)
+{
+    size_t length = dpu_encode(dpu, msg);
+    dpu_send_bytes(dpu, port, dpu->scratch, length);
+}
+
+/* Sends one message to every port of a set. */
+static void dpu_send_ports(dpu_t *dpu, uint64_t ports, const msg_t *msg)
+{
+    if (ports == 0)
+        return;
+    size_t length = dpu_encode(dpu, msg);
+    for (uint32_t port = 0; ports != 0; port++, ports >>= 1) {
+        if (ports & 1u)
+            dpu_send_bytes(dpu, port, dpu->scratch, length);
+    }
+}
+
+static void dpu_stray(dpu_t *dpu, msg_type_t type, ari_gva_t page)
+{
+    dpu->stats.stray++;
+    if (dpu->world.observe != NULL) {
+        dpu_event_t event = {.kind = DPU_EVENT_STRAY, .node = dpu->config.node, .page = page,
+                             .type = type};
+        dpu->world.observe(dpu->world.ctx, &event);
+    }
+}
+
+static void dpu_deliver(dpu_t *dpu, const msg_t *answer);
+
+/* Sends an answer one hop back along its list, or delivers it here when
+ * the list is used up (this node is the origin). */
+static void dpu_retrace(dpu_t *dpu, msg_t *answer)
+{
+    if (answer->hops.count == 0) {
+        dpu_deliver(dpu, answer);
+        return;
+    }
+    uint32_t next = msg_hops_at(answer->hops, answer->hops.count - 1);
+    int port = dpu_port_to(dpu, next);
+    if (port < 0) {
+        dpu_stray(dpu, answer->type, answer->page);
+        return;
+    }
+    answer->hops.count--;
+    dpu_send(dpu, (uint32_t)port, answer);
+}
+
+/* An ERROR answer to a request, back along the request's hops. */
+static void dpu_answer_error(dpu_t *dpu, const msg_t *request, int status)
+{
+    msg_t error = msg_make(MSG_ERROR);
+    error.page = request->page;
+    error.status = status;
+    error.op = (uint8_t)request->type;
+    error.origin = request->origin;
+    error.seq = request->seq;
+    error.hops = request->hops;
+    dpu_retrace(dpu, &error);
+}
+
+/* ------------------------------------------------------------------------
+ * Entries
+ * ------------------------------------------------------------------------ */
+
+/* Drops this node's copy of a page, if it has one (not the master). */
+static void dpu_entry_drop_copy(dpu_t *dpu, pcache_entry_t *entry)
+{
+    if (entry->copy != PCACHE_COPY_VALID && entry->copy != PCACHE_COPY_INVALID)
+        return;
+    entry->copy = PCACHE_COPY_NONE;
+    dpu->world.page_drop(dpu->world.ctx, entry->page);
+    dpu_observe(dpu, DPU_EVENT_DROP, entry->page, entry->version);
+}
+
+static void dpu_send_unref(dpu_t *dpu, pcache_entry_t *entry)
+{
+    if ((entry->flags & PCACHE_ON_TREE) == 0 || entry->up < 0)
+        return;
+    msg_t unref = msg_make(MSG_UNREF);
+    unref.page = entry->page;
+    unref.generation = entry->up_generation;
+    dpu_send(dpu, (uint32_t)entry->up, &unref);
+}
+
+/* Deletes an entry that holds nothing any more, releasing its branch up
+ * the tree (DESIGN §4: an entry with no downstream left is deleted and the
+ * UNREF goes on up). */
+static void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry)
+{
+    const uint8_t busy = PCACHE_ANCHOR | PCACHE_FREEING | PCACHE_REF_PENDING |
+                         PCACHE_SYNC_PENDING;
+    if (entry->down != 0 || entry->copy != PCACHE_COPY_NONE || entry->pending != 0 ||
+        (entry->flags & busy) != 0)
+        return;
+    dpu_send_unref(dpu, entry);
+    pcache_remove(dpu->pcache, entry);
+}
+
+/* Evicts an entry under capacity pressure: the subtree below is pruned
+ * (without acknowledgements), this node's copy dropped, the branch above
+ * released. */
+static void dpu_entry_evict(dpu_t *dpu, pcache_entry_t *entry)
+{
+    assert(pcache_entry_evictable(entry));
+    msg_t prune = msg_make(MSG_PRUNE);
+    prune.flags = MSG_FLAG_NOACK;
+    prune.page = entry->page;
+    prune.version = entry->version;
+    dpu_send_ports(dpu, entry->down, &prune);
+    dpu_entry_drop_copy(dpu, entry);
+    dpu_send_unref(dpu, entry);
+    dpu->stats.evictions++;
+    dpu_observe(dpu, DPU_EVENT_EVICT, entry->page, entry->version);
+    pcache_remove(dpu->pcache, entry);
+}
+
+/* A new entry, evicting the coldest evictable one if the table is full;
+ * NULL if there is no room even so. */
+static pcache_entry_t *dpu_entry_insert(dpu_t *dpu, ari_gva_t page, uint64_t now_ns)
+{
+    pcache_entry_t *entry = pcache_insert(dpu->pcache, page, now_ns);
+    if (entry == NULL) {
+        pcache_entry_t *victim = pcache_victim(dpu->pcache, DPU_VICTIM_SCAN);
+        if (victim == NULL)
+            return NULL;
+        dpu_entry_evict(dpu, victim);
+        entry = pcache_insert(dpu->pcache, page, now_ns);
+        assert(entry != NULL);
+    }
+    entry->pending = dpu_page_pending_count(dpu, page);
+    return entry;
+}
+
+/* ------------------------------------------------------------------------
+ * Requests toward the owner
+ * ------------------------------------------------------------------------ */
+
+#define DPU_HERE (-1)
+
+/* Where a request for a page goes from here: DPU_HERE when this node owns
+ * it, a port, or ARI_ENOENT when the page does not exist. */
+static int dpu_next_port(dpu_t *dpu, const pcache_entry_t *entry, ari_gva_t page, bool run)
+{
+    if (entry != NULL && entry->copy == PCACHE_COPY_MASTER)
+        return DPU_HERE;
+    if (!run && entry != NULL && (entry->flags & PCACHE_ON_TREE) && entry->up >= 0)
+        return entry->up;
+    uint32_t birth = gva_machine(page);
+    if (birth == dpu->config.node || birth >= dpu->config.topo->nodes)
+        return ARI_ENOENT; /* born here and gone, or born nowhere */
+    int port = route_next_port(dpu->config.route, dpu->config.node, birth);
+    assert(port >= 0 && (uint32_t)port < dpu->ports);
+    return port;
+}
+
+static void dpu_owner_serve(dpu_t *dpu, pcache_entry_t *master, msg_t *request,
+                            uint32_t from, const uint8_t *bytes, size_t length, uint64_t now_ns);
+static void dpu_join_answer(dpu_t *dpu, pcache_entry_t *entry, msg_t *ref, uint32_t from);
+
+/* Moves a request one step toward the owner, or serves it here. `from` is
+ * the port it came in on (DPU_FROM_HOST for this node's own). */
+static void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t *bytes,
+                        size_t length, uint64_t now_ns)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, request->page);
+    bool run = request->type == MSG_REF && request->count > 1;
+    if (entry != NULL)
+        pcache_touch(dpu->pcache, entry, now_ns);
+    int port = dpu_next_port(dpu, entry, request->page, run);
+    if (port == DPU_HERE) {
+        dpu_owner_serve(dpu, entry, request, from, bytes, length, now_ns);
+        return;
+    }
+    if (port < 0) {
+        dpu_answer_error(dpu, request, port);
+        return;
+    }
+    /* A REF that meets a valid replica already on the tree joins there and
+     * is answered from it: updates after this point pass through here. */
+    if (request->type == MSG_REF && !run && from != DPU_FROM_HOST && entry != NULL &&
+        entry->copy == PCACHE_COPY_VALID && (entry->flags & PCACHE_FREEING) == 0 &&
+        (request->flags & MSG_FLAG_NODATA) == 0) {
+        dpu_join_answer(dpu, entry, request, from);
+        return;
+    }
+    int64_t seen = msg_hops_find(request->hops, dpu->config.node);
+    if (seen >= 0)
+        request->hops.count = (uint32_t)seen; /* cut the loop here */
+    if (request->hops.count + 1 > dpu->config.hops_max) {
+        dpu_answer_error(dpu, request, ARI_ELOOP);
+        return;
+    }
+    request->hop_push = dpu->config.node;
+    dpu_send(dpu, (uint32_t)port, request);
+}
+
+/* ------------------------------------------------------------------------
+ * The owner
+ * ------------------------------------------------------------------------ */
+
+/* Data for a REF or SYNC, sent down the port it came from (stamping that
+ * port with a new generation as the data passes) or delivered here. */
+static void dpu_send_page(dpu_t *dpu, pcache_entry_t *entry, const msg_t *request,
+                          uint32_t from, msg_type_t type, const uint8_t *memory)
+{
+    msg_t data = msg_make(type);
+    data.page = entry->page;
+    data.version = entry->version;
+    data.data = memory;
+    data.data_length = (uint32_t)gva_page_size(entry->page);
+    data.hops = request->hops;
+    if (from == DPU_FROM_HOST) {
+        dpu_retrace(dpu, &data);
+        return;
+    }
+    if (data.hops.count == 0) {
+        dpu_stray(dpu, request->type, request->page); /* a request must name its origin */
+        return;
+    }
+    data.generation = pcache_port_stamp(dpu->pcache, entry, from);
+    data.hops.count--; /* the last hop is the neighbour on `from` */
+    dpu_send(dpu, from, &data);
+}
+
+static void dpu_join_answer(dpu_t *dpu, pcache_entry_t *entry, msg_t *ref, uint32_t from)
+{
+    uint8_t *memory = dpu->world.page_memory(dpu->world.ctx, entry->page, false);
+    if (memory == NULL) {
+        dpu_answer_error(dpu, ref, ARI_ENOMEM);
+        return;
+    }
+    dpu_send_page(dpu, entry, ref, from, MSG_REF_DATA, memory);
+}
+
+/* Serves every page of a read-ahead run that this node owns. */
+static void dpu_owner_serve_run(dpu_t *dpu, msg_t *ref, uint32_t from)
+{
+    uint64_t page_size = gva_page_size(ref->page);
+    for (uint32_t i = 0; i < ref->count; i++) {
+        msg_t one = *ref;
+        one.page.lo = ref->page.lo + i * page_size;
+        one.count = 1;
+        pcache_entry_t *entry = pcache_find(dpu->pcache, one.page);
+        uint8_t *memory = entry != NULL && entry->copy == PCACHE_COPY_MASTER &&
+                                  (entry->flags & PCACHE_FREEING) == 0
+                              ? dpu->world.page_memory(dpu->world.ctx, one.page, false)
+                              : NULL;
+        if (memory == NULL)
+            dpu_answer_error(dpu, &one, ARI_ENOENT);
+        else
+            dpu_send_page(dpu, entry, &one, from, MSG_REF_DATA, memory);
+    }
+}
+
+/* Sends a change down every branch: UPDATE when small, INVAL when large. */
+static void dpu_propagate(dpu_t *dpu, pcache_entry_t *master, const msg_t *write,
+                          uint32_t offset, const uint8_t *bytes, uint32_t length)
+{
+    msg_t change = msg_make(length <= dpu->config.update_max_bytes ? MSG_UPDATE : MSG_INVAL);
+    change.page = master->page;
+    change.version = master->version;
+    if (change.type == MSG_UPDATE) {
+        change.offset = offset;
+        change.origin = write->origin;
+        change.seq = write->seq;
+        change.data = bytes;
+        change.data_length = length;
+    }
+    dpu_send_ports(dpu, master->down, &change);
+}
+
+static void dpu_owner_ordered(dpu_t *dpu, pcache_entry_t *master, const msg_t *request,
+                              uint64_t now_ns)
+{
+    master->version++;
+    int status = order_applied(dpu->order, master->page, request->origin, request->seq, now_ns);
+    assert(status == ARI_OK); /* room was checked before applying */
+    (void)status;
+    if (dpu->world.observe != NULL) {
+        dpu_event_t event = {.kind = DPU_EVENT_ORDER, .node = dpu->config.node,
+                             .page = master->page, .version = master->version,
+                             .origin = request->origin, .seq = request->seq};
+        dpu->world.observe(dpu->world.ctx, &event);
+    }
+}
+
+static void dpu_owner_write(dpu_t *dpu, pcache_entry_t *master, msg_t *write, uint8_t *memory,
+                            uint64_t now_ns)
+{
+    dpu_copy_words(memory, write->offset, write->data, write->data_length);
+    dpu_owner_ordered(dpu, master, write, now_ns);
+    dpu->stats.writes_ordered++;
+    dpu_propagate(dpu, master, write, write->offset, write->data, write->data_length);
+    msg_t ack = msg_make(MSG_WRITE_ACK);
+    ack.page = master->page;
+    ack.version = master->version;
+    ack.origin = write->origin;
+    ack.seq = write->seq;
+    ack.hops = write->hops;
+    dpu_retrace(dpu, &ack);
+}
+
+/* Executes an atomic on the master's aligned u64. A CAS that fails
+ * changes nothing and takes no version. */
+static void dpu_owner_atomic(dpu_t *dpu, pcache_entry_t *master, msg_t *atomic,
+                             uint8_t *memory, uint64_t now_ns)
+{
+    uint64_t *word = (uint64_t *)(void *)(memory + atomic->offset);
+    uint64_t old = __atomic_load_n(word, __ATOMIC_RELAXED), value = old;
+    bool changes = true;
+    switch (atomic->op) {
+    case MSG_ATOMIC_CAS: changes = old == atomic->arg0; value = atomic->arg1; break;
+    case MSG_ATOMIC_FETCH_ADD: value = old + atomic->arg0; break;
+    default: value = atomic->arg0; break; /* swap; msg_check allows no other op */
+    }
+    if (changes) {
+        __atomic_store_n(word, value, __ATOMIC_RELAXED);
+        dpu_owner_ordered(dpu, master, atomic, now_ns);
+        dpu_propagate(dpu, master, atomic, atomic->offset, (const uint8_t *)&value, 8);
+    } else {
+        int status = order_applied(dpu->order, master->page, atomic->origin, atomic->seq, now_ns);
+        assert(status == ARI_OK);
+        (void)status;
+    }
+    dpu->stats.atomics_ordered++;
+    msg_t result = msg_make(MSG_ATOMIC_RESULT);
+    result.page = master->page;
+    result.version = master->version;
+    result.arg0 = old;
+    result.origin = atomic->origin;
+    result.seq = atomic->seq;
+    result.hops = atomic->hops;
+    dpu_retrace(dpu, &result);
+}
+
+static void dpu_owner_get(dpu_t *dpu, pcache_entry_t *master, msg_t *get, uint8_t *memory,
+                          uint64_t now_ns)
+{
+    int status = order_applied(dpu->order, master->page, get->origin, get->seq, now_ns);
+    assert(status == ARI_OK);
+    (void)status;
+    msg_t data = msg_make(MSG_GET_DATA);
+    data.page = master->page;
+    data.version = master->version;
+    data.offset = get->offset;
+    data.data = memory + get->offset;
+    data.data_length = get->length;
+    data.origin = get->origin;
+    data.seq = get->seq;
+    data.hops = get->hops;
+    dpu_retrace(dpu, &data);
+}
+
+/* A WRITE, ATOMIC or GET: applied in its origin's order, or held until its
+ * predecessor has been applied (bounded), or refused as busy. */
+static void dpu_owner_ordered_request(dpu_t *dpu, pcache_entry_t *master, msg_t *request,
+                                      uint32_t from, const uint8_t *bytes, size_t length,
+                                      uint8_t *memory, uint64_t now_ns)
+{
+    if (!order_ready(dpu->order, master->page, request->origin, request->prev)) {
+        if (bytes == NULL) { /* this node's own request: hold its encoding */
+            length = dpu_encode(dpu, request);
+            bytes = dpu->scratch;
+        }
+        int status = order_hold(dpu->order, master->page, request->origin, request->prev, from,
+                                bytes, length, now_ns + dpu->config.hold_ns);
+        if (status != ARI_OK)
+            dpu_answer_error(dpu, request, status);
+        else
+            dpu->stats.held_early++;
+        return;
+    }
+    if (!order_has_room(dpu->order, master->page, request->origin, now_ns)) {
+        dpu_answer_error(dpu, request, ARI_EBUSY);
+        return;
+    }
+    if (request->type == MSG_WRITE)
+        dpu_owner_write(dpu, master, request, memory, now_ns);
+    else if (request->type == MSG_ATOMIC)
+        dpu_owner_atomic(dpu, master, request, memory, now_ns);
+    else
+        dpu_owner_get(dpu, master, request, memory, now_ns);
+}
+
+static void dpu_owner_serve(dpu_t *dpu, pcache_entry_t *master, msg_t *request,
+                            uint32_t from, const uint8_t *bytes, size_t length, uint64_t now_ns)
+{
+    if (request->type == MSG_REF && request->count > 1) {
+        dpu_owner_serve_run(dpu, request, from);
+        return;
+    }
+    uint8_t *memory = dpu->world.page_memory(dpu->world.ctx, master->page, false);
+    if ((master->flags & PCACHE_FREEING) || memory == NULL) {
+        dpu_answer_error(dpu, request, memory == NULL ? ARI_ENOMEM : ARI_ENOENT);
+        return;
+    }
+    switch (request->type) {
+    case MSG_REF:
+    case MSG_SYNC:
+        dpu_send_page(dpu, master, request, from,
+                      request->type == MSG_REF ? MSG_REF_DATA : MSG_SYNC_DATA, memory);
+        break;
+    default:
+        dpu_owner_ordered_request(dpu, master, request, from, bytes, length, memory, now_ns);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Answers
+ * ------------------------------------------------------------------------ */
+
+/* Installs whole-page data into this node's replica and wakes its readers. */
+static void dpu_install(dpu_t *dpu, pcache_entry_t *entry, const msg_t *data)
+{
+    entry->flags &= (uint8_t)~(PCACHE_REF_PENDING | PCACHE_SYNC_PENDING);
+    uint8_t *memory = dpu->world.page_memory(dpu->world.ctx, entry->page, true);
+    if (memory == NULL) {
+        dpu_pending_complete_reads(dpu, entry->page, ARI_ENOMEM, 0);
+        dpu_entry_release(dpu, entry);
+        return;
+    }
+    dpu_copy_words(memory, data->offset, data->data, data->data_length);
+    entry->copy = PCACHE_COPY_VALID;
+    entry->version = data->version;
+    dpu_observe(dpu, DPU_EVENT_INSTALL, entry->page, entry->version);
+    dpu_pending_complete_reads(dpu, entry->page, ARI_OK, entry->version);
+}
+
+/* No room for an entry: the data becomes REF_FAIL for the requester and
+ * the port the parent stamped is released (DESIGN §4). */
+static void dpu_ref_fail(dpu_t *dpu, msg_t *data, uint32_t from)
+{
+    dpu->stats.ref_fails++;
+    dpu_observe(dpu, DPU_EVENT_REF_FAIL, data->page, data->version);
+    msg_t unref = msg_make(MSG_UNREF);
+    unref.page = data->page;
+    unref.generation = data->generation;
+    dpu_send(dpu, from, &unref);
+    msg_t fail = msg_make(MSG_REF_FAIL);
+    fail.page = data->page;
+    fail.status = ARI_EBUSY;
+    fail.hops = data->hops;
+    dpu_retrace(dpu, &fail);
+}
+
+/* REF_DATA or SYNC_DATA coming down from `from`: the entry here joins the
+ * tree below that port, and the data goes on down (stamping the port it
+ * passes) or is installed here. */
+static void dpu_page_data(dpu_t *dpu, msg_t *data, uint32_t from, uint64_t now_ns)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, data->page);
+    if (entry == NULL)
+        entry = dpu_entry_insert(dpu, data->page, now_ns);
+    if (entry == NULL || (entry->flags & PCACHE_FREEING) || entry->copy == PCACHE_COPY_MASTER) {
+        if (entry == NULL)
+            dpu_ref_fail(dpu, data, from);
+        else
+            dpu_stray(dpu, data->type, data->page);
+        return;
+    }
+    if ((entry->flags & PCACHE_ON_TREE) && entry->up != (int8_t)from)
+        dpu_send_unref(dpu, entry); /* re-parented: release the old branch */
+    entry->up = (int8_t)from;
+    entry->up_generation = data->generation;
+    entry->flags |= PCACHE_ON_TREE;
+    pcache_touch(dpu->pcache, entry, now_ns);
+    if (data->hops.count == 0) {
+        dpu_install(dpu, entry, data);
+        return;
+    }
+    uint32_t next = msg_hops_at(data->hops, data->hops.count - 1);
+    int port = dpu_port_to(dpu, next);
+    if (port < 0) {
+        dpu_stray(dpu, data->type, data->page);
+        dpu_entry_release(dpu, entry);
+        return;
+    }
+    data->generation = pcache_port_stamp(dpu->pcache, entry, (uint32_t)port);
+    data->hops.count--;
+    dpu_send(dpu, (uint32_t)port, data);
+}
+
+static void dpu_deliver_read_error(dpu_t *dpu, const msg_t *answer, int status)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, answer->page);
+    if (entry != NULL)
+        entry->flags &= (uint8_t)~(PCACHE_REF_PENDING | PCACHE_SYNC_PENDING);
+    dpu_pending_complete_reads(dpu, answer->page, status, 0);
+    entry = pcache_find(dpu->pcache, answer->page);
+    if (entry != NULL)
+        dpu_entry_release(dpu, entry);
+}
+
+/* A path too long (a loop) is retried a bounded number of times. */
+static bool dpu_schedule_retry(dpu_t *dpu, ari_gva_t page)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < dpu->pending_count; i++) {
+        dpu_pending_t *p = &dpu->pending[i];
+        if (p->op != DPU_OP_READ || !gva_equal(p->page, page) ||
+            p->retries >= dpu->config.retries_max)
+            continue;
+        p->retries++;
+        if (p->retry_at_ns == 0)
+            dpu->retries_waiting++;
+        p->retry_at_ns = dpu->now_ns + dpu->config.retry_ns * p->retries;
+        any = true;
+    }
+    return any;
+}
+
+/* A REF or SYNC that failed: a too-long path is tried again later. */
+static void dpu_read_error(dpu_t *dpu, const msg_t *answer)
+{
+    if (answer->status == ARI_ELOOP && dpu_schedule_retry(dpu, answer->page)) {
+        pcache_entry_t *entry = pcache_find(dpu->pcache, answer->page);
+        if (entry != NULL)
+            entry->flags &= (uint8_t)~(PCACHE_REF_PENDING | PCACHE_SYNC_PENDING);
+        return;
+    }
+    dpu_deliver_read_error(dpu, answer, answer->status);
+}
+
+/* An answer that reached its origin: this node. */
+static void dpu_deliver(dpu_t *dpu, const msg_t *answer)
+{
+    int64_t index = -1;
+    dpu_completion_t c = {.status = ARI_OK, .version = answer->version};
+    switch (answer->type) {
+    case MSG_REF_FAIL:
+        dpu_deliver_read_error(dpu, answer, answer->status);
+        return;
+    case MSG_ERROR:
+        if (answer->op == MSG_REF || answer->op == MSG_SYNC) {
+            dpu_read_error(dpu, answer);
+            return;
+        }
+        c.status = answer->status;
+        c.version = 0;
+        break;
+    case MSG_ATOMIC_RESULT:
+        c.value = answer->arg0;
+        break;
+    case MSG_GET_DATA:
+        c.data = answer->data;
+        c.length = answer->data_length;
+        break;
+    default:
+        break;
+    }
+    index = dpu_pending_find_seq(dpu, answer->seq);
+    if (index < 0 || answer->origin != dpu->config.node) {
+        dpu_stray(dpu, answer->type, answer->page);
+        return;
+    }
+    dpu_pending_complete(dpu, (uint32_t)index, &c);
+}
+
+/* ------------------------------------------------------------------------
+ * Changes down the tree
+ * ------------------------------------------------------------------------ */
+
+/* The entry a change from `from` applies to: on the tree, below `from`. */
+static pcache_entry_t *dpu_entry_below(dpu_t *dpu, const msg_t *msg, uint32_t from)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, msg->page);
+    if (entry == NULL || (entry->flags & PCACHE_ON_TREE) == 0 || entry->up != (int8_t)from) {
+        dpu_stray(dpu, msg->type, msg->page);
+        return NULL;
+    }
+    return entry;
+}
+
+static void dpu_sync(dpu_t *dpu, pcache_entry_t *entry, uint64_t now_ns);
+
+static void dpu_update(dpu_t *dpu, const msg_t *update, const uint8_t *bytes, size_t length,
+                       uint32_t from, uint64_t now_ns)
+{
+    pcache_entry_t *entry = dpu_entry_below(dpu, update, from);
+    if (entry == NULL)
+        return;
+    for (uint32_t port = 0; port < dpu->ports; port++) {
+        if (pcache_has_down(entry, port))
+            dpu_send_bytes(dpu, port, bytes, length);
+    }
+    if (entry->copy != PCACHE_COPY_VALID || update->version <= entry->version)
+        return; /* no copy, an invalid one (it re-syncs), or an old change */
+    if (update->version != entry->version + 1) {
+        /* A gap: never skip silently, re-sync (DESIGN §4, guarantee 1). */
+        entry->copy = PCACHE_COPY_INVALID;
+        dpu_observe(dpu, DPU_EVENT_INVALIDATE, entry->page, update->version);
+        dpu->stats.resyncs++;
+        dpu_sync(dpu, entry, now_ns);
+        return;
+    }
+    uint8_t *memory = dpu->world.page_memory(dpu->world.ctx, entry->page, false);
+    assert(memory != NULL); /* a valid copy has memory */
+    dpu_copy_words(memory, update->offset, update->data, update->data_length);
+    entry->version = update->version;
+    dpu_observe(dpu, DPU_EVENT_APPLY, entry->page, entry->version);
+}
+
+static void dpu_inval(dpu_t *dpu, const msg_t *inval, const uint8_t *bytes, size_t length,
+                      uint32_t from)
+{
+    pcache_entry_t *entry = dpu_entry_below(dpu, inval, from);
+    if (entry == NULL)
+        return;
+    for (uint32_t port = 0; port < dpu->ports; port++) {
+        if (pcache_has_down(entry, port))
+            dpu_send_bytes(dpu, port, bytes, length);
+    }
+    if (entry->copy == PCACHE_COPY_VALID && inval->version > entry->version) {
+        entry->copy = PCACHE_COPY_INVALID;
+        dpu_observe(dpu, DPU_EVENT_INVALIDATE, entry->page, inval->version);
+    }
+}
+
+/* Fails this node's requests on a page that is gone. */
+static void dpu_fail_page(dpu_t *dpu, ari_gva_t page)
+{
+    for (uint32_t i = 0; i < dpu->pending_count;) {
+        if (gva_equal(dpu->pending[i].page, page)) {
+            dpu_completion_t c = {.status = ARI_ENOENT};
+            dpu_pending_complete(dpu, i, &c);
+            continue;
+        }
+        i++;
+    }
+}
+
+/* The branch below this entry is gone: finish freeing here. */
+static void dpu_prune_finish(dpu_t *dpu, pcache_entry_t *entry)
+{
+    ari_gva_t page = entry->page;
+    bool master = entry->copy == PCACHE_COPY_MASTER;
+    uint8_t from = entry->prune_from;
+    if (master) {
+        entry->copy = PCACHE_COPY_NONE;
+        dpu->world.page_drop(dpu->world.ctx, page);
+        dpu_observe(dpu, DPU_EVENT_DROP, page, entry->version);
+        order_forget_page(dpu->order, page);
+    } else {
+        dpu_entry_drop_copy(dpu, entry);
+    }
+    pcache_remove(dpu->pcache, entry);
+    if (master) {
+        /* The FREE request is the one pending op FREE on this page. */
+        for (uint32_t i = 0; i < dpu->pending_count; i++) {
+            if (dpu->pending[i].op == DPU_OP_FREE && gva_equal(dpu->pending[i].page, page)) {
+                dpu_completion_t c = {.status = ARI_OK};
+                dpu_pending_complete(dpu, i, &c);
+                break;
+            }
+        }
+    } else {
+        msg_t ack = msg_make(MSG_PRUNE_ACK);
+        ack.page = page;
+        dpu_send(dpu, from, &ack);
+    }
+    dpu_fail_page(dpu, page);
+}
+
+/* PRUNE sends the branch below down with this entry; an eviction's PRUNE
+ * (NOACK) detaches it at once, a free's waits for the branch's acks. */
+static void dpu_prune(dpu_t *dpu, const msg_t *prune, const uint8_t *bytes, size_t length,
+                      uint32_t from)
+{
+    bool ack = (prune->flags & MSG_FLAG_NOACK) == 0;
+    pcache_entry_t *entry = pcache_find(dpu->pcache, prune->page);
+    if (entry == NULL || (entry->flags & PCACHE_ON_TREE) == 0 || entry->up != (int8_t)from ||
+        (entry->flags & PCACHE_FREEING)) {
+        if (ack) { /* nothing here below that port: the branch is gone */
+            msg_t done = msg_make(MSG_PRUNE_ACK);
+            done.page = prune->page;
+            dpu_send(dpu, from, &done);
+        }
+        return;
+    }
+    uint64_t down = entry->down;
+    for (uint32_t port = 0; port < dpu->ports; port++) {
+        if ((down >> port) & 1u)
+            dpu_send_bytes(dpu, port, bytes, length);
+    }
+    entry->down = 0;
+    entry->flags &= (uint8_t)~PCACHE_ON_TREE;
+    entry->up = PCACHE_UP_NONE;
+    if (!ack) {
+        dpu_entry_drop_copy(dpu, entry);
+        dpu_entry_release(dpu, entry);
+        return;
+    }
+    entry->flags |= PCACHE_FREEING;
+    entry->prune_wait = down;
+    entry->prune_from = (uint8_t)from;
+    if (down == 0)
+        dpu_prune_finish(dpu, entry);
+}
+
+/* ------------------------------------------------------------------------
+ * Branches up the tree
+ * ------------------------------------------------------------------------ */
+
+/* Serial comparison, so generations may wrap. */
+static bool dpu_generation_older(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
+static void dpu_unref(dpu_t *dpu, const msg_t *unref, uint32_t from)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, unref->page);
+    if (entry == NULL || !pcache_has_down(entry, from) || (entry->flags & PCACHE_FREEING)) {
+        dpu->stats.stale_unrefs++;
+        return;
+    }
+    uint32_t current = pcache_port_generation(dpu->pcache, entry, from);
+    if (unref->generation != current) {
+        /* Older: it crossed data going down and the new branch stands.
+         * Newer than anything stamped: not ours to trust. */
+        if (!dpu_generation_older(unref->generation, current))
+            dpu_stray(dpu, unref->type, unref->page);
+        else
+            dpu->stats.stale_unrefs++;
+        return;
+    }
+    entry->down &= ~(1ull << from);
+    dpu_entry_release(dpu, entry);
+}
+
+static void dpu_prune_ack(dpu_t *dpu, const msg_t *ack, uint32_t from)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, ack->page);
+    if (entry == NULL || (entry->flags & PCACHE_FREEING) == 0 ||
+        ((entry->prune_wait >> from) & 1u) == 0) {
+        dpu_stray(dpu, ack->type, ack->page);
+        return;
+    }
+    entry->prune_wait &= ~(1ull << from);
+    if (entry->prune_wait == 0)
+        dpu_prune_finish(dpu, entry);
+}
+
+/* ------------------------------------------------------------------------
+ * Receiving
+ * ------------------------------------------------------------------------ */
+
+static void dpu_dispatch(dpu_t *dpu, msg_t *msg, uint32_t port, const uint8_t *bytes,
+                         size_t length, uint64_t now_ns)
+{
+    switch (msg->type) {
+    case MSG_REF:
+    case MSG_SYNC:
+    case MSG_WRITE:
+    case MSG_ATOMIC:
+    case MSG_GET:
+        dpu_request(dpu, msg, port, bytes, length, now_ns);
+        break;
+    case MSG_REF_DATA:
+    case MSG_SYNC_DATA:
+        dpu_page_data(dpu, msg, port, now_ns);
+        break;
+    case MSG_REF_FAIL:
+    case MSG_WRITE_ACK:
+    case MSG_ATOMIC_RESULT:
+    case MSG_GET_DATA:
+    case MSG_ERROR:
+        dpu_retrace(dpu, msg);
+        break;
+    case MSG_UPDATE:
+        dpu_update(dpu, msg, bytes, length, port, now_ns);
+        break;
+    case MSG_INVAL:
+        dpu_inval(dpu, msg, bytes, length, port);
+        break;
+    case MSG_UNREF:
+        dpu_unref(dpu, msg, port);
+        break;
+    case MSG_PRUNE:
+        dpu_prune(dpu, msg, bytes, length, port);
+        break;
+    case MSG_PRUNE_ACK:
+        dpu_prune_ack(dpu, msg, port);
+        break;
+    default: /* ownership messages and heartbeats: not this protocol's */
+        dpu_stray(dpu, msg->type, msg->page);
+        break;
+    }
+}
+
+static void dpu_tick_held(dpu_t *dpu, uint64_t now_ns);
+static void dpu_receive_step(dpu_t *dpu, uint32_t port, const uint8_t *bytes, size_t length);
+static void dpu_step_begin(dpu_t *dpu, uint64_t now_ns);
+static void dpu_step_end(dpu_t *dpu);
+
+void dpu_receive(dpu_t *dpu, uint32_t port, const uint8_t *bytes, size_t length,
+                 uint64_t now_ns)
+{
+    dpu_step_begin(dpu, now_ns);
+    dpu_receive_step(dpu, port, bytes, length);
+    dpu_step_end(dpu);
+}
+
+static void dpu_receive_step(dpu_t *dpu, uint32_t port, const uint8_t *bytes, size_t length)
+{
+    uint64_t now_ns = dpu->now_ns;
+    dpu->stats.messages_in++;
+    msg_t msg;
+    size_t used;
+    int status = port < dpu->ports ? msg_decode(bytes, length, &msg, &used) : ARI_EINVAL;
+    if (status == ARI_OK && used != length)
+        status = ARI_EMSG_TRAILING;
+    if (status == ARI_OK && gva_page_size(msg.page) > dpu->config.page_bytes_max)
+        status = ARI_EMSG_FIELD;
+    if (status != ARI_OK) {
+        dpu->stats.malformed++;
+        if (dpu->world.observe != NULL) {
+            dpu_event_t event = {.kind = DPU_EVENT_MALFORMED, .node = dpu->config.node,
+                                 .status = status};
+            dpu->world.observe(dpu->world.ctx, &event);
+        }
+        return;
+    }
+    dpu_dispatch(dpu, &msg, port, bytes, length, now_ns);
+}
+
+/* ------------------------------------------------------------------------
+ * Host requests
+ * ------------------------------------------------------------------------ */
+
+static void dpu_sync(dpu_t *dpu, pcache_entry_t *entry, uint64_t now_ns)
+{
+    if (entry->flags & (PCACHE_SYNC_PENDING | PCACHE_REF_PENDING))
+        return; /* merged with the one on its way */
+    msg_t sync = msg_make(MSG_SYNC);
+    sync.page = entry->page;
+    sync.version = entry->version;
+    sync.origin = dpu->config.node;
+    sync.seq = dpu->seq_next++;
+    entry->flags |= PCACHE_SYNC_PENDING;
+    dpu_request(dpu, &sync, DPU_FROM_HOST, NULL, 0, now_ns);
+}
+
+static void dpu_send_ref(dpu_t *dpu, ari_gva_t page, uint32_t pages, uint64_t now_ns)
+{
+    msg_t ref = msg_make(MSG_REF);
+    ref.page = page;
+    ref.count = pages;
+    ref.origin = dpu->config.node;
+    ref.seq = dpu->seq_next++;
+    dpu_request(dpu, &ref, DPU_FROM_HOST, NULL, 0, now_ns);
+}
+
+/* READ of one page: answered now from a valid copy, merged with a REF or
+ * SYNC already on its way, or the start of one. */
+static int dpu_submit_read_one(dpu_t *dpu, ari_gva_t page, uint64_t cookie, bool send,
+                               uint64_t now_ns)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, page);
+    if (entry != NULL && (entry->copy == PCACHE_COPY_VALID || entry->copy == PCACHE_COPY_MASTER)) {
+        pcache_touch(dpu->pcache, entry, now_ns);
+        dpu_completion_t c = {.cookie = cookie, .op = DPU_OP_READ, .page = page,
+                              .status = ARI_OK, .version = entry->version};
+        dpu->world.complete(dpu->world.ctx, &c);
+        return ARI_OK;
+    }
+    if (entry == NULL && (entry = dpu_entry_insert(dpu, page, now_ns)) == NULL)
+        return ARI_EBUSY;
+    if (dpu_pending_add(dpu, DPU_OP_READ, page, cookie) == NULL) {
+        dpu_entry_release(dpu, entry);
+        return ARI_EBUSY;
+    }
+    if (entry->flags & (PCACHE_REF_PENDING | PCACHE_SYNC_PENDING))
+        return ARI_OK; /* merged: one network request answers every waiter */
+    if (entry->copy == PCACHE_COPY_INVALID && (entry->flags & PCACHE_ON_TREE)) {
+        dpu_sync(dpu, entry, now_ns);
+        return ARI_OK;
+    }
+    entry->flags |= PCACHE_REF_PENDING;
+    if (send)
+        dpu_send_ref(dpu, page, 1, now_ns);
+    return ARI_OK;
+}
+
+static int dpu_submit_read(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
+{
+    uint32_t pages = r->pages > 1 ? r->pages : 1;
+    uint64_t page_size = gva_page_size(r->page);
+    if (pages > MSG_RUN_MAX || dpu->pending_count + pages > dpu->config.pending_max ||
+        r->page.lo > UINT64_MAX - pages * page_size)
+        return pages > MSG_RUN_MAX ? ARI_EINVAL : ARI_EBUSY;
+    /* A run asks once for the pages none of whose state is known here. */
+    bool fresh_run = pages > 1;
+    for (uint32_t i = 0; i < pages && fresh_run; i++) {
+        ari_gva_t page = {r->page.hi, r->page.lo + i * page_size};
+        fresh_run = pcache_find(dpu->pcache, page) == NULL;
+    }
+    for (uint32_t i = 0; i < pages; i++) {
+        ari_gva_t page = {r->page.hi, r->page.lo + i * page_size};
+        int status = dpu_submit_read_one(dpu, page, r->cookie, !fresh_run, now_ns);
+        if (status != ARI_OK)
+            return i == 0 ? status : ARI_OK; /* the rest of a run is read-ahead only */
+    }
+    if (fresh_run)
+        dpu_send_ref(dpu, r->page, pages, now_ns);
+    return ARI_OK;
+}
+
+/* WRITE, ATOMIC and GET: pipelined, ordered by seq and prev. */
+static int dpu_submit_ordered(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
+{
+    uint64_t prev = dpu_pending_prev(dpu, r->page);
+    dpu_pending_t *p = dpu_pending_add(dpu, r->op, r->page, r->cookie);
+    if (p == NULL)
+        return ARI_EBUSY;
+    p->seq = dpu->seq_next++;
+    msg_type_t type = r->op == DPU_OP_WRITE ? MSG_WRITE : r->op == DPU_OP_ATOMIC ? MSG_ATOMIC
+                                                                                : MSG_GET;
+    msg_t msg = msg_make(type);
+    msg.page = r->page;
+    msg.offset = r->offset;
+    msg.origin = dpu->config.node;
+    msg.seq = p->seq;
+    msg.prev = prev;
+    msg.data = r->data;
+    msg.data_length = type == MSG_WRITE ? r->length : 0;
+    msg.length = type == MSG_GET ? r->length : 0;
+    msg.op = r->atomic_op;
+    msg.arg0 = r->arg0;
+    msg.arg1 = r->atomic_op == MSG_ATOMIC_CAS ? r->arg1 : 0;
+    dpu_request(dpu, &msg, DPU_FROM_HOST, NULL, 0, now_ns);
+    return ARI_OK;
+}
+
+static int dpu_submit_create(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
+{
+    if (gva_machine(r->page) != dpu->config.node || pcache_find(dpu->pcache, r->page) != NULL)
+        return ARI_EINVAL;
+    pcache_entry_t *entry = dpu_entry_insert(dpu, r->page, now_ns);
+    if (entry == NULL)
+        return ARI_EBUSY;
+    if (dpu->world.page_memory(dpu->world.ctx, r->page, true) == NULL) {
+        pcache_remove(dpu->pcache, entry);
+        return ARI_ENOMEM;
+    }
+    entry->copy = PCACHE_COPY_MASTER;
+    entry->flags |= PCACHE_ANCHOR;
+    dpu_completion_t c = {.cookie = r->cookie, .op = DPU_OP_CREATE, .page = r->page};
+    dpu->world.complete(dpu->world.ctx, &c);
+    return ARI_OK;
+}
+
+static int dpu_submit_unref(dpu_t *dpu, const dpu_request_t *r)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, r->page);
+    if (entry != NULL && entry->copy == PCACHE_COPY_MASTER)
+        return ARI_EINVAL; /* the owner frees; it does not unref */
+    if (entry != NULL) {
+        dpu_entry_drop_copy(dpu, entry);
+        dpu_entry_release(dpu, entry); /* waits for pending requests, if any */
+    }
+    dpu_completion_t c = {.cookie = r->cookie, .op = DPU_OP_UNREF, .page = r->page};
+    dpu->world.complete(dpu->world.ctx, &c);
+    return ARI_OK;
+}
+
+static int dpu_submit_free(dpu_t *dpu, const dpu_request_t *r)
+{
+    pcache_entry_t *entry = pcache_find(dpu->pcache, r->page);
+    if (entry == NULL || entry->copy != PCACHE_COPY_MASTER)
+        return ARI_EINVAL;
+    if (entry->flags & PCACHE_FREEING)
+        return ARI_EBUSY;
+    if (dpu_pending_add(dpu, DPU_OP_FREE, r->page, r->cookie) == NULL)
+        return ARI_EBUSY;
+    msg_t prune = msg_make(MSG_PRUNE);
+    prune.page = entry->page;
+    prune.version = entry->version;
+    dpu_send_ports(dpu, entry->down, &prune);
+    entry->flags |= PCACHE_FREEING;
+    entry->flags &= (uint8_t)~PCACHE_ANCHOR;
+    entry->prune_wait = entry->down;
+    entry->down = 0;
+    if (entry->prune_wait == 0)
+        dpu_prune_finish(dpu, entry);
+    return ARI_OK;
+}
+
+static int dpu_request_check(const dpu_t *dpu, const dpu_request_t *r)
+{
+    uint64_t page_size = gva_page_size(r->page);
+    if (!gva_equal(r->page, gva_page(r->page)) || page_size > dpu->config.page_bytes_max ||
+        gva_machine(r->page) >= dpu->config.topo->nodes)
+        return ARI_EINVAL;
+    switch (r->op) {
+    case DPU_OP_WRITE:
+        return r->data != NULL && r->length >= 1 && r->offset + (uint64_t)r->length <= page_size
+                   ? ARI_OK : ARI_EINVAL;
+    case DPU_OP_GET:
+        return r->length >= 1 && r->offset + (uint64_t)r->length <= page_size ? ARI_OK
+                                                                               : ARI_EINVAL;
+    case DPU_OP_ATOMIC:
+        return r->offset % 8 == 0 && r->offset + 8ull <= page_size &&
+                       r->atomic_op >= MSG_ATOMIC_CAS && r->atomic_op <= MSG_ATOMIC_SWAP
+                   ? ARI_OK : ARI_EINVAL;
+    case DPU_OP_CREATE:
+    case DPU_OP_READ:
+    case DPU_OP_UNREF:
+    case DPU_OP_FREE:
+        return ARI_OK;
+    }
+    return ARI_EINVAL;
+}
+
+static int dpu_submit_step(dpu_t *dpu, const dpu_request_t *request, uint64_t now_ns)
+{
+    int status = dpu_request_check(dpu, request);
+    if (status != ARI_OK)
+        return status;
+    switch (request->op) {
+    case DPU_OP_CREATE: return dpu_submit_create(dpu, request, now_ns);
+    case DPU_OP_READ: return dpu_submit_read(dpu, request, now_ns);
+    case DPU_OP_UNREF: return dpu_submit_unref(dpu, request);
+    case DPU_OP_FREE: return dpu_submit_free(dpu, request);
+    default: return dpu_submit_ordered(dpu, request, now_ns);
+    }
+}
+
+int dpu_submit(dpu_t *dpu, const dpu_request_t *request, uint64_t now_ns)
+{
+    dpu_step_begin(dpu, now_ns);
+    int status = dpu_submit_step(dpu, request, dpu->now_ns);
+    dpu_step_end(dpu);
+    return status;
+}
+
+/* ------------------------------------------------------------------------
+ * Time
+ * ------------------------------------------------------------------------ */
+
+static void dpu_tick_aging(dpu_t *dpu, uint64_t now_ns)
+{
+    for (uint32_t n = 0; n < DPU_TICK_BUDGET; n++) {
+        pcache_entry_t *entry = pcache_expired(dpu->pcache, now_ns);
+        if (entry == NULL)
+            break;
+        dpu->stats.aged_out++;
+        dpu_send_unref(dpu, entry);
+        pcache_remove(dpu->pcache, entry);
+    }
+}
+
+static void dpu_tick_held(dpu_t *dpu, uint64_t now_ns)
+{
+    for (uint32_t n = 0; n < DPU_TICK_BUDGET; n++) {
+        order_held_t *held = order_next_ready(dpu->order, now_ns);
+        if (held == NULL)
+            break;
+        msg_t msg;
+        size_t used;
+        int status = msg_decode(held->bytes, held->length, &msg, &used);
+        assert(status == ARI_OK); /* it decoded when it arrived */
+        (void)status;
+        /* Past its deadline, its predecessor is not coming (it failed on
+         * its way): apply it rather than hold it forever. */
+        msg.prev = 0;
+        dpu_request(dpu, &msg, held->port, held->bytes, held->length, now_ns);
+        order_release(dpu->order, held);
+    }
+}
+
+static void dpu_tick_retries(dpu_t *dpu, uint64_t now_ns)
+{
+    for (uint32_t i = 0; i < dpu->pending_count && dpu->retries_waiting > 0; i++) {
+        dpu_pending_t *p = &dpu->pending[i];
+        if (p->op != DPU_OP_READ || p->retry_at_ns == 0 || p->retry_at_ns > now_ns)
+            continue;
+        p->retry_at_ns = 0;
+        dpu->retries_waiting--;
+        pcache_entry_t *entry = pcache_find(dpu->pcache, p->page);
+        if (entry != NULL && (entry->flags & (PCACHE_REF_PENDING | PCACHE_SYNC_PENDING)) == 0) {
+            dpu->stats.retries++;
+            entry->flags |= PCACHE_REF_PENDING;
+            dpu_send_ref(dpu, p->page, 1, now_ns);
+        }
+    }
+}
+
+uint64_t dpu_deadline(const dpu_t *dpu)
+{
+    uint64_t next = order_next_deadline(dpu->order);
+    for (uint32_t i = 0; i < dpu->pending_count && dpu->retries_waiting > 0; i++) {
+        uint64_t at = dpu->pending[i].retry_at_ns;
+        if (at != 0 && at < next)
+            next = at;
+    }
+    return next;
+}
+
+static void dpu_step_begin(dpu_t *dpu, uint64_t now_ns)
+{
+    assert(!dpu->in_step); /* the world must not call into the DPU from a callback */
+    dpu->in_step = true;
+    if (now_ns > dpu->now_ns)
+        dpu->now_ns = now_ns; /* time never runs backwards inside the core */
+}
+
+static void dpu_step_end(dpu_t *dpu)
+{
+    /* Requests held for their turn may be ready now; handled here, at the
+     * top of the step, so a served request never re-enters the owner. */
+    if (order_held_count(dpu->order) > 0)
+        dpu_tick_held(dpu, dpu->now_ns);
+    dpu->in_step = false;
+}
+
+uint64_t dpu_tick(dpu_t *dpu, uint64_t now_ns)
+{
+    dpu_step_begin(dpu, now_ns);
+    dpu_tick_aging(dpu, dpu->now_ns);
+    dpu_tick_retries(dpu, dpu->now_ns);
+    dpu_step_end(dpu);
+    return dpu_deadline(dpu);
+}

@@ -1,0 +1,974 @@
+/*
+ * sim — the discrete-event simulator: one core DPU per node, links with
+ * latency, bandwidth, jitter and stalls (FIFO kept), a host per node that
+ * runs the workload, and the checks of DESIGN §4 after the run.
+ *
+ * A run has three phases, each run until no event is left:
+ *   1. operations: the workload's requests arrive (Poisson) at their nodes;
+ *      then every valid replica must equal its master (convergence);
+ *   2. unref: every node drops every replica; then only the owners'
+ *      entries may remain (no leak);
+ *   3. free: every owner frees every page; then no entry may remain.
+ */
+#include "sim.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/gva.h"
+#include "core/pcache.h"
+#include "core/rng.h"
+#include "event.h"
+#include "map.h"
+
+/* ------------------------------------------------------------------------
+ * State
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t busy_until_ns;    /* serialisation: the link sends one message at a time */
+    uint64_t last_arrival_ns;  /* FIFO: nothing arrives before its predecessor */
+    uint64_t stall_until_ns;   /* a burst in progress */
+} sim_link_t;
+
+typedef struct {
+    ari_gva_t gva;        /* current identity: the generation moves on at each free */
+    uint32_t birth;
+    uint32_t *readers;
+    bool freeing;
+} sim_page_t;
+
+typedef struct {
+    dpu_request_t request;
+    uint8_t *data;        /* WRITE bytes until submitted */
+    uint64_t start_ns;    /* when the host issued it */
+    uint32_t node;
+    uint32_t page;        /* index in pages, or UINT32_MAX for setup/teardown */
+    int status;
+    bool done;
+} sim_op_t;
+
+typedef struct {
+    uint64_t *values;
+    size_t count, capacity;
+} sim_samples_t;
+
+typedef struct sim sim_t;
+
+typedef struct {
+    sim_t *sim;
+    uint32_t node;
+} sim_node_ctx_t;
+
+struct sim {
+    const topo_t *topo;
+    route_t *route;
+    sim_config_t config;
+    sim_result_t *result;
+    dpu_t **dpus;
+    sim_node_ctx_t *ctx;
+    sim_link_t *links;     /* one per (node, port), CSR order */
+    uint64_t *tick_at;     /* per node: the tick already queued, or UINT64_MAX */
+    sim_queue_t queue;
+    uint64_t now_ns;
+    rng_t rng;
+    sim_map_t copies;      /* (node, page): value[0] buffer, value[1] last version + 1 */
+    sim_map_t orders;      /* (page, version): value[0] time ordered */
+    sim_map_t writers;     /* (page, origin): value[0] last seq ordered */
+    sim_page_t *pages;
+    sim_op_t *ops;
+    size_t ops_count, ops_capacity;
+    uint64_t ops_started;  /* workload operations issued so far */
+    sim_samples_t propagation_ns, propagation_hops, atomic_ns, hotspot_olds;
+    uint64_t hotspot_adds;
+    int error;             /* first internal error (out of memory) */
+};
+
+#define SIM_HOTSPOT_WORD 0u
+
+void sim_workload_default(sim_workload_kind_t kind, sim_workload_t *w)
+{
+    memset(w, 0, sizeof *w);
+    w->kind = kind;
+    w->ops = 10000;
+    w->interval_ns = 200;
+    w->pages = 16;
+    w->readers = 8;
+    w->write_bytes_max = 64;
+    switch (kind) {
+    case SIM_WORKLOAD_READMOSTLY: w->write_ratio = 0.05; break;
+    case SIM_WORKLOAD_WRITEHEAVY: w->write_ratio = 0.5; w->readers = 4; w->write_bytes_max = 2048; break;
+    case SIM_WORKLOAD_ATOMICS_HOTSPOT: w->pages = 1; w->write_ratio = 0.9; break;
+    case SIM_WORKLOAD_UNIFORM: w->pages = 32; w->write_ratio = 0.3; w->write_bytes_max = 256; break;
+    case SIM_WORKLOAD_MIXED:
+        w->pages = 6;
+        w->readers = 4;
+        w->write_ratio = 0.35;
+        w->write_bytes_max = 1500;
+        w->unref_ratio = 0.1;
+        w->free_ratio = 0.02;
+        break;
+    }
+}
+
+static const char *const sim_workload_names[] = {
+    [SIM_WORKLOAD_READMOSTLY] = "readmostly", [SIM_WORKLOAD_WRITEHEAVY] = "writeheavy",
+    [SIM_WORKLOAD_ATOMICS_HOTSPOT] = "atomics-hotspot", [SIM_WORKLOAD_UNIFORM] = "uniform",
+    [SIM_WORKLOAD_MIXED] = "mixed",
+};
+
+int sim_workload_parse(const char *name, sim_workload_kind_t *kind_out)
+{
+    for (int k = SIM_WORKLOAD_READMOSTLY; k <= SIM_WORKLOAD_MIXED; k++) {
+        if (strcmp(name, sim_workload_names[k]) == 0) {
+            *kind_out = (sim_workload_kind_t)k;
+            return ARI_OK;
+        }
+    }
+    return ARI_EINVAL;
+}
+
+const char *sim_workload_name(sim_workload_kind_t kind)
+{
+    return kind >= SIM_WORKLOAD_READMOSTLY && kind <= SIM_WORKLOAD_MIXED ? sim_workload_names[kind]
+                                                                         : "unknown";
+}
+
+void sim_config_default(sim_config_t *config)
+{
+    memset(config, 0, sizeof *config);
+    config->seed = 1;
+    config->hop_latency_ns = 100;
+    config->link_gbps = 400;
+    config->dpu_step_ns = 50;
+    config->host_latency_ns = 500;
+    config->jitter_ns = 50;
+    config->burst_ratio = 0.001;
+    config->burst_ns = 2000;
+    dpu_config_default(&config->dpu);
+    sim_workload_default(SIM_WORKLOAD_READMOSTLY, &config->workload);
+    config->events_max = 2000000000ull;
+}
+
+uint64_t sim_result_violations(const sim_result_t *r)
+{
+    return r->order_violations + r->ryw_violations + r->atomic_violations +
+           r->writer_order_violations + r->unconverged + r->leaked_entries + r->stuck_ops +
+           r->event_limit_hit;
+}
+
+static void sim_fail(sim_t *sim, int status)
+{
+    if (sim->error == ARI_OK)
+        sim->error = status;
+}
+
+static void sim_sample(sim_t *sim, sim_samples_t *samples, uint64_t value)
+{
+    if (samples->count == samples->capacity) {
+        size_t capacity = samples->capacity ? samples->capacity * 2 : 1024;
+        uint64_t *grown = realloc(samples->values, capacity * sizeof *grown);
+        if (grown == NULL) {
+            sim_fail(sim, ARI_ENOMEM);
+            return;
+        }
+        samples->values = grown;
+        samples->capacity = capacity;
+    }
+    samples->values[samples->count++] = value;
+}
+
+static void sim_push(sim_t *sim, sim_event_t *event)
+{
+    if (sim_queue_push(&sim->queue, event) != ARI_OK) {
+        free(event->bytes);
+        sim_fail(sim, ARI_ENOMEM);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * The world each DPU sees
+ * ------------------------------------------------------------------------ */
+
+static double sim_uniform(sim_t *sim) { return (double)rng_next(&sim->rng) / 18446744073709551616.0; }
+
+static void sim_world_send(void *ctx, uint32_t port, const uint8_t *bytes, size_t length)
+{
+    sim_node_ctx_t *nc = ctx;
+    sim_t *sim = nc->sim;
+    if (sim->config.fault_drop_update_ratio > 0 && length > 1 && bytes[1] == MSG_UPDATE &&
+        sim_uniform(sim) < sim->config.fault_drop_update_ratio) {
+        sim->result->dropped_updates++;
+        return;
+    }
+    const topo_t *topo = sim->topo;
+    sim_link_t *link = &sim->links[topo->offsets[nc->node] + port];
+    uint64_t depart = sim->now_ns + sim->config.dpu_step_ns;
+    if (link->busy_until_ns > depart)
+        depart = link->busy_until_ns;
+    if (link->stall_until_ns > depart)
+        depart = link->stall_until_ns;
+    uint64_t serialise = (uint64_t)((double)length * 8.0 / sim->config.link_gbps);
+    link->busy_until_ns = depart + serialise;
+    uint64_t jitter = sim->config.jitter_ns ? rng_below(&sim->rng, sim->config.jitter_ns + 1) : 0;
+    if (sim->config.burst_ratio > 0 && sim_uniform(sim) < sim->config.burst_ratio)
+        link->stall_until_ns = depart + sim->config.burst_ns;
+    uint64_t arrive = depart + serialise + sim->config.hop_latency_ns + jitter;
+    if (arrive < link->last_arrival_ns)
+        arrive = link->last_arrival_ns; /* links are FIFO */
+    link->last_arrival_ns = arrive;
+    sim_event_t event = {.time_ns = arrive, .kind = SIM_EVENT_MESSAGE,
+                         .node = topo_neighbor(topo, nc->node, port),
+                         .port = (uint16_t)topo_peer_port(topo, nc->node, port),
+                         .length = (uint32_t)length, .bytes = malloc(length)};
+    if (event.bytes == NULL) {
+        sim_fail(sim, ARI_ENOMEM);
+        return;
+    }
+    memcpy(event.bytes, bytes, length);
+    sim->result->messages++;
+    sim->result->link_traversals++;
+    sim->result->bytes += length;
+    sim_push(sim, &event);
+}
+
+static uint8_t *sim_world_page_memory(void *ctx, ari_gva_t page, bool create)
+{
+    sim_node_ctx_t *nc = ctx;
+    sim_t *sim = nc->sim;
+    sim_map_slot_t *slot = create ? sim_map_put(&sim->copies, nc->node, page.hi, page.lo)
+                                  : sim_map_get(&sim->copies, nc->node, page.hi, page.lo);
+    if (slot == NULL)
+        return NULL;
+    if (slot->value[0] == 0 && create) {
+        size_t size = (size_t)gva_page_size(page);
+        void *memory = aligned_alloc(64, size);
+        if (memory == NULL)
+            return NULL;
+        memset(memory, 0, size);
+        slot->value[0] = (uint64_t)(uintptr_t)memory;
+    }
+    return (uint8_t *)(uintptr_t)slot->value[0];
+}
+
+static void sim_world_page_drop(void *ctx, ari_gva_t page)
+{
+    sim_node_ctx_t *nc = ctx;
+    sim_map_slot_t *slot = sim_map_get(&nc->sim->copies, nc->node, page.hi, page.lo);
+    if (slot == NULL)
+        return;
+    free((void *)(uintptr_t)slot->value[0]);
+    slot->value[0] = 0;
+}
+
+/* Read-your-writes: when a write or atomic is acknowledged, the writer's
+ * own valid replica already shows it (DESIGN §4, guarantee 2). */
+static void sim_check_ryw(sim_t *sim, uint32_t node, const dpu_completion_t *c)
+{
+    if (c->status != ARI_OK || (c->op != DPU_OP_WRITE && c->op != DPU_OP_ATOMIC))
+        return;
+    pcache_entry_t *entry = pcache_find(dpu_pcache(sim->dpus[node]), c->page);
+    if (entry != NULL && entry->copy == PCACHE_COPY_VALID && entry->version < c->version)
+        sim->result->ryw_violations++;
+}
+
+static void sim_world_complete(void *ctx, const dpu_completion_t *c)
+{
+    sim_node_ctx_t *nc = ctx;
+    sim_t *sim = nc->sim;
+    sim_check_ryw(sim, nc->node, c);
+    sim_op_t *op = &sim->ops[c->cookie];
+    if (c->status == ARI_OK && op->request.op == DPU_OP_ATOMIC && op->page == 0 &&
+        sim->config.workload.kind == SIM_WORKLOAD_ATOMICS_HOTSPOT &&
+        op->request.offset == SIM_HOTSPOT_WORD && op->request.atomic_op == MSG_ATOMIC_FETCH_ADD) {
+        sim_sample(sim, &sim->hotspot_olds, c->value);
+        sim->hotspot_adds++;
+    }
+    sim_event_t done = {.time_ns = sim->now_ns + sim->config.dpu_step_ns +
+                                   sim->config.host_latency_ns,
+                        .kind = SIM_EVENT_DONE, .node = nc->node, .cookie = c->cookie,
+                        .status = (int8_t)c->status};
+    sim_push(sim, &done);
+}
+
+/* ------------------------------------------------------------------------
+ * Observing the protocol: order, propagation, writer order
+ * ------------------------------------------------------------------------ */
+
+static void sim_observe_replica(sim_t *sim, const dpu_event_t *e)
+{
+    sim_map_slot_t *slot = sim_map_put(&sim->copies, e->node, e->page.hi, e->page.lo);
+    if (slot == NULL) {
+        sim_fail(sim, ARI_ENOMEM);
+        return;
+    }
+    uint64_t seen = slot->value[1]; /* last version + 1, 0 if none */
+    if (e->kind == DPU_EVENT_INVALIDATE) {
+        /* The change reached the replica as an invalidation: it counts
+         * for propagation, but the replica's data did not move. */
+    } else if (e->kind == DPU_EVENT_INSTALL) {
+        if (e->version + 1 < seen)
+            sim->result->order_violations++; /* a replica went back in time */
+        slot->value[1] = e->version + 1;
+        return;
+    } else {
+        if (seen != e->version)
+            sim->result->order_violations++; /* applied out of order or with a gap */
+        slot->value[1] = e->version + 1;
+    }
+    sim_map_slot_t *ordered = sim_map_get(&sim->orders, e->page.hi, e->page.lo, e->version);
+    if (ordered != NULL) {
+        sim_sample(sim, &sim->propagation_ns, sim->now_ns - ordered->value[0]);
+        sim_sample(sim, &sim->propagation_hops,
+                   route_distance(sim->route, gva_machine(e->page), e->node));
+    }
+}
+
+static void sim_observe_order(sim_t *sim, const dpu_event_t *e)
+{
+    sim_map_slot_t *ordered = sim_map_put(&sim->orders, e->page.hi, e->page.lo, e->version);
+    sim_map_slot_t *writer = sim_map_put(&sim->writers, e->page.hi, e->page.lo, e->origin);
+    if (ordered == NULL || writer == NULL) {
+        sim_fail(sim, ARI_ENOMEM);
+        return;
+    }
+    ordered->value[0] = sim->now_ns;
+    if (writer->value[0] >= e->seq)
+        sim->result->writer_order_violations++;
+    writer->value[0] = e->seq;
+}
+
+static void sim_world_observe(void *ctx, const dpu_event_t *e)
+{
+    sim_node_ctx_t *nc = ctx;
+    switch (e->kind) {
+    case DPU_EVENT_INSTALL:
+    case DPU_EVENT_APPLY:
+    case DPU_EVENT_INVALIDATE:
+        sim_observe_replica(nc->sim, e);
+        break;
+    case DPU_EVENT_ORDER:
+        sim_observe_order(nc->sim, e);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Operations
+ * ------------------------------------------------------------------------ */
+
+static sim_op_t *sim_op_new(sim_t *sim, uint32_t node, uint32_t page, dpu_op_t kind, ari_gva_t gva)
+{
+    if (sim->ops_count == sim->ops_capacity) {
+        size_t capacity = sim->ops_capacity ? sim->ops_capacity * 2 : 1024;
+        sim_op_t *grown = realloc(sim->ops, capacity * sizeof *grown);
+        if (grown == NULL) {
+            sim_fail(sim, ARI_ENOMEM);
+            return NULL;
+        }
+        sim->ops = grown;
+        sim->ops_capacity = capacity;
+    }
+    sim_op_t *op = &sim->ops[sim->ops_count];
+    memset(op, 0, sizeof *op);
+    op->node = node;
+    op->page = page;
+    op->start_ns = sim->now_ns;
+    op->request.op = kind;
+    op->request.page = gva;
+    op->request.cookie = sim->ops_count++;
+    return op;
+}
+
+/* Queues an operation to reach its node's DPU after the host latency. */
+static void sim_op_issue(sim_t *sim, sim_op_t *op)
+{
+    sim->result->ops_submitted++;
+    sim_event_t submit = {.time_ns = sim->now_ns + sim->config.host_latency_ns,
+                          .kind = SIM_EVENT_SUBMIT, .node = op->node,
+                          .cookie = op->request.cookie};
+    sim_push(sim, &submit);
+}
+
+static void sim_op_write_data(sim_t *sim, sim_op_t *op)
+{
+    uint32_t max = sim->config.workload.write_bytes_max;
+    uint32_t page_size = (uint32_t)gva_page_size(op->request.page);
+    if (max > page_size)
+        max = page_size;
+    uint32_t length = 1 + (uint32_t)rng_below(&sim->rng, max);
+    op->request.offset = (uint32_t)rng_below(&sim->rng, page_size - length + 1);
+    op->request.length = length;
+    op->data = malloc(length);
+    if (op->data == NULL) {
+        sim_fail(sim, ARI_ENOMEM);
+        return;
+    }
+    for (uint32_t i = 0; i < length; i++)
+        op->data[i] = (uint8_t)rng_next(&sim->rng);
+    op->request.data = op->data;
+}
+
+static void sim_op_atomic(sim_t *sim, sim_op_t *op, bool hotspot)
+{
+    op->request.op = DPU_OP_ATOMIC;
+    if (hotspot) { /* a counter: fetch-adds of 1 must return 0, 1, 2, ... once each */
+        op->request.offset = SIM_HOTSPOT_WORD;
+        op->request.atomic_op = MSG_ATOMIC_FETCH_ADD;
+        op->request.arg0 = 1;
+        return;
+    }
+    uint32_t words = (uint32_t)(gva_page_size(op->request.page) / 8);
+    op->request.offset = 8 * (1 + (uint32_t)rng_below(&sim->rng, words - 1));
+    op->request.atomic_op = (uint8_t)(1 + rng_below(&sim->rng, 3));
+    op->request.arg0 = rng_below(&sim->rng, 4);
+    op->request.arg1 = rng_next(&sim->rng);
+}
+
+/* A change: a write, an atomic or a fresh read, from a reader or anyone. */
+static void sim_op_change(sim_t *sim, sim_op_t *op)
+{
+    const sim_workload_t *w = &sim->config.workload;
+    if (w->kind == SIM_WORKLOAD_ATOMICS_HOTSPOT) {
+        sim_op_atomic(sim, op, true);
+        return;
+    }
+    double u = sim_uniform(sim);
+    if (u < 0.7) {
+        op->request.op = DPU_OP_WRITE;
+        sim_op_write_data(sim, op);
+    } else if (u < 0.9) {
+        sim_op_atomic(sim, op, false);
+    } else {
+        op->request.op = DPU_OP_GET;
+        uint32_t page_size = (uint32_t)gva_page_size(op->request.page);
+        op->request.length = 1 + (uint32_t)rng_below(&sim->rng, 64);
+        op->request.offset = (uint32_t)rng_below(&sim->rng, page_size - op->request.length + 1);
+    }
+}
+
+/* Picks and issues the workload's next operation. */
+static void sim_op_next(sim_t *sim)
+{
+    const sim_workload_t *w = &sim->config.workload;
+    uint32_t index = (uint32_t)rng_below(&sim->rng, w->pages);
+    sim_page_t *page = &sim->pages[index];
+    uint32_t reader = page->readers[rng_below(&sim->rng, w->readers)];
+    bool anyone = w->kind == SIM_WORKLOAD_UNIFORM || w->kind == SIM_WORKLOAD_MIXED;
+    double u = sim_uniform(sim);
+    sim_op_t *op;
+    if (u < w->free_ratio && !page->freeing) {
+        page->freeing = true;
+        op = sim_op_new(sim, page->birth, index, DPU_OP_FREE, page->gva);
+    } else if (u < w->free_ratio + w->unref_ratio) {
+        op = sim_op_new(sim, reader, index, DPU_OP_UNREF, page->gva);
+    } else if (u < w->free_ratio + w->unref_ratio + w->write_ratio) {
+        uint32_t node = anyone ? (uint32_t)rng_below(&sim->rng, sim->topo->nodes) : reader;
+        op = sim_op_new(sim, node, index, DPU_OP_READ, page->gva);
+        if (op != NULL)
+            sim_op_change(sim, op);
+    } else {
+        op = sim_op_new(sim, reader, index, DPU_OP_READ, page->gva);
+    }
+    if (op != NULL)
+        sim_op_issue(sim, op);
+}
+
+static void sim_on_op(sim_t *sim)
+{
+    const sim_workload_t *w = &sim->config.workload;
+    sim_op_next(sim);
+    if (++sim->ops_started >= w->ops)
+        return;
+    /* Poisson arrivals: exponential gaps with the workload's mean. */
+    double gap = -log(1.0 - sim_uniform(sim)) * (double)w->interval_ns;
+    sim_event_t next = {.time_ns = sim->now_ns + 1 + (uint64_t)gap, .kind = SIM_EVENT_OP};
+    sim_push(sim, &next);
+}
+
+static void sim_schedule_tick(sim_t *sim, uint32_t node)
+{
+    uint64_t at = dpu_deadline(sim->dpus[node]);
+    if (at == UINT64_MAX || at >= sim->tick_at[node])
+        return;
+    sim->tick_at[node] = at;
+    sim_event_t tick = {.time_ns = at > sim->now_ns ? at : sim->now_ns, .kind = SIM_EVENT_TICK,
+                        .node = node};
+    sim_push(sim, &tick);
+}
+
+static void sim_on_submit(sim_t *sim, const sim_event_t *event)
+{
+    sim_op_t *op = &sim->ops[event->cookie];
+    switch (op->request.op) {
+    case DPU_OP_READ: sim->result->reads++; break;
+    case DPU_OP_WRITE: sim->result->writes++; break;
+    case DPU_OP_ATOMIC: sim->result->atomics++; break;
+    case DPU_OP_GET: sim->result->gets++; break;
+    case DPU_OP_UNREF: sim->result->unrefs++; break;
+    case DPU_OP_FREE: sim->result->frees++; break;
+    default: break;
+    }
+    int status = dpu_submit(sim->dpus[event->node], &op->request, sim->now_ns);
+    free(op->data);
+    op->data = NULL;
+    op->request.data = NULL;
+    if (status != ARI_OK) { /* refused: no completion follows */
+        op->done = true;
+        op->status = status;
+        if (status == ARI_EBUSY)
+            sim->result->ops_busy++;
+        else
+            sim->result->ops_failed++;
+        if (op->request.op == DPU_OP_FREE && op->page != UINT32_MAX)
+            sim->pages[op->page].freeing = false;
+    }
+    sim_schedule_tick(sim, event->node);
+}
+
+/* A freed page comes back as the same address with the next generation. */
+static void sim_page_recreate(sim_t *sim, uint32_t index)
+{
+    sim_page_t *page = &sim->pages[index];
+    gva_fields_t f;
+    gva_split(page->gva, &f);
+    f.generation = (f.generation + 1) % (GVA_GENERATION_MAX + 1);
+    page->gva = gva_make(&f);
+    page->freeing = false;
+    sim_op_t *op = sim_op_new(sim, page->birth, index, DPU_OP_CREATE, page->gva);
+    if (op != NULL)
+        sim_op_issue(sim, op);
+}
+
+static void sim_on_done(sim_t *sim, const sim_event_t *event)
+{
+    sim_op_t *op = &sim->ops[event->cookie];
+    assert(!op->done); /* one completion per request */
+    op->done = true;
+    op->status = event->status;
+    sim->result->ops_completed++;
+    if (event->status != ARI_OK)
+        sim->result->ops_failed++;
+    if (op->request.op == DPU_OP_ATOMIC && event->status == ARI_OK)
+        sim_sample(sim, &sim->atomic_ns, sim->now_ns - op->start_ns);
+    if (op->request.op == DPU_OP_FREE && op->page != UINT32_MAX &&
+        sim->result->event_limit_hit == 0) {
+        if (event->status == ARI_OK && sim->ops_started < sim->config.workload.ops)
+            sim_page_recreate(sim, op->page);
+        else
+            sim->pages[op->page].freeing = event->status == ARI_OK;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * The loop
+ * ------------------------------------------------------------------------ */
+
+static void sim_handle(sim_t *sim, sim_event_t *event)
+{
+    switch (event->kind) {
+    case SIM_EVENT_MESSAGE:
+        dpu_receive(sim->dpus[event->node], event->port, event->bytes, event->length,
+                    sim->now_ns);
+        free(event->bytes);
+        sim_schedule_tick(sim, event->node);
+        break;
+    case SIM_EVENT_SUBMIT:
+        sim_on_submit(sim, event);
+        break;
+    case SIM_EVENT_DONE:
+        sim_on_done(sim, event);
+        break;
+    case SIM_EVENT_TICK:
+        if (sim->tick_at[event->node] == event->time_ns)
+            sim->tick_at[event->node] = UINT64_MAX;
+        dpu_tick(sim->dpus[event->node], sim->now_ns);
+        sim_schedule_tick(sim, event->node);
+        break;
+    case SIM_EVENT_OP:
+        sim_on_op(sim);
+        break;
+    }
+}
+
+/* Runs until no event is left (or the event bound is reached). */
+static void sim_drain(sim_t *sim)
+{
+    sim_event_t event;
+    while (sim->error == ARI_OK && sim_queue_pop(&sim->queue, &event)) {
+        if (sim->result->events >= sim->config.events_max) {
+            free(event.bytes);
+            sim->result->event_limit_hit = 1;
+            break;
+        }
+        sim->result->events++;
+        assert(event.time_ns >= sim->now_ns); /* time never runs backwards */
+        sim->now_ns = event.time_ns;
+        sim_handle(sim, &event);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Checks after each phase
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    sim_t *sim;
+    uint32_t node;
+    uint64_t count;
+    uint64_t hash;
+    bool after_free;
+} sim_walk_t;
+
+static uint64_t sim_hash_bytes(uint64_t hash, const void *bytes, size_t length)
+{
+    const uint8_t *p = bytes;
+    for (size_t i = 0; i < length; i++)
+        hash = (hash ^ p[i]) * 0x100000001b3ull;
+    return hash;
+}
+
+/* Convergence: every valid replica equals its master, bytes and version. */
+static void sim_check_replica(void *ctx, pcache_entry_t *entry)
+{
+    sim_walk_t *walk = ctx;
+    sim_t *sim = walk->sim;
+    if (entry->copy != PCACHE_COPY_VALID)
+        return;
+    uint32_t owner = gva_machine(entry->page);
+    pcache_entry_t *master = pcache_find(dpu_pcache(sim->dpus[owner]), entry->page);
+    sim_map_slot_t *mine = sim_map_get(&sim->copies, walk->node, entry->page.hi, entry->page.lo);
+    sim_map_slot_t *theirs = sim_map_get(&sim->copies, owner, entry->page.hi, entry->page.lo);
+    if (master == NULL || master->copy != PCACHE_COPY_MASTER || mine == NULL || theirs == NULL ||
+        master->version != entry->version ||
+        memcmp((void *)(uintptr_t)mine->value[0], (void *)(uintptr_t)theirs->value[0],
+               (size_t)gva_page_size(entry->page)) != 0) {
+        sim->result->unconverged++;
+        if (getenv("ARI_SIM_DEBUG"))
+            fprintf(stderr, "unconverged: node %u page %llx:%llx version %llu master %llu (%s)\n",
+                    walk->node, (unsigned long long)entry->page.hi, (unsigned long long)entry->page.lo,
+                    (unsigned long long)entry->version,
+                    master ? (unsigned long long)master->version : 0ull, master ? "bytes" : "no master");
+    }
+}
+
+static void sim_count_entry(void *ctx, pcache_entry_t *entry)
+{
+    sim_walk_t *walk = ctx;
+    walk->count++;
+    uint64_t fields[6] = {entry->page.hi, entry->page.lo, entry->down, entry->version,
+                          (uint64_t)(int64_t)entry->up, entry->copy};
+    walk->hash = sim_hash_bytes(walk->hash, fields, sizeof fields);
+    sim_map_slot_t *mine = sim_map_get(&walk->sim->copies, walk->node, entry->page.hi,
+                                       entry->page.lo);
+    if (mine != NULL && mine->value[0] != 0)
+        walk->hash = sim_hash_bytes(walk->hash, (void *)(uintptr_t)mine->value[0],
+                                    (size_t)gva_page_size(entry->page));
+}
+
+/* Leaks: entries other than masters (after unref), or any (after free). */
+static void sim_count_leak(void *ctx, pcache_entry_t *entry)
+{
+    sim_walk_t *walk = ctx;
+    if (entry->copy != PCACHE_COPY_MASTER || walk->after_free)
+        walk->sim->result->leaked_entries++;
+}
+
+static void sim_check_convergence(sim_t *sim)
+{
+    uint64_t total = 0;
+    uint32_t max = 0;
+    for (uint32_t node = 0; node < sim->topo->nodes; node++) {
+        sim_walk_t walk = {sim, node, 0, 0, false};
+        pcache_each(dpu_pcache(sim->dpus[node]), sim_check_replica, &walk);
+        uint32_t count = pcache_count(dpu_pcache(sim->dpus[node]));
+        total += count;
+        if (count > max)
+            max = count;
+    }
+    sim->result->pcache_entries_mean = (double)total / sim->topo->nodes;
+    sim->result->pcache_entries_max = max;
+}
+
+static void sim_state_hash(sim_t *sim)
+{
+    uint64_t hash = 0xcbf29ce484222325ull;
+    for (uint32_t node = 0; node < sim->topo->nodes; node++) {
+        sim_walk_t walk = {sim, node, 0, hash, false};
+        pcache_each(dpu_pcache(sim->dpus[node]), sim_count_entry, &walk);
+        hash = walk.hash;
+        const dpu_stats_t *st = dpu_stats(sim->dpus[node]);
+        hash = sim_hash_bytes(hash, st, sizeof *st);
+    }
+    hash = sim_hash_bytes(hash, &sim->result->events, sizeof sim->result->events);
+    hash = sim_hash_bytes(hash, &sim->now_ns, sizeof sim->now_ns);
+    sim->result->state_hash = hash;
+}
+
+static void sim_check_leaks(sim_t *sim, bool after_free)
+{
+    for (uint32_t node = 0; node < sim->topo->nodes; node++) {
+        sim_walk_t walk = {sim, node, 0, 0, after_free};
+        pcache_each(dpu_pcache(sim->dpus[node]), sim_count_leak, &walk);
+    }
+}
+
+/* Atomics are linearizable: the hotspot counter's fetch-adds of 1 saw
+ * 0, 1, ..., n-1 once each, and the master holds n. */
+static int sim_compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sim_check_hotspot(sim_t *sim)
+{
+    if (sim->config.workload.kind != SIM_WORKLOAD_ATOMICS_HOTSPOT ||
+        sim->config.workload.free_ratio > 0)
+        return; /* a freed counter starts again from zero */
+    sim_samples_t *olds = &sim->hotspot_olds;
+    qsort(olds->values, olds->count, sizeof *olds->values, sim_compare_u64);
+    for (size_t i = 0; i < olds->count; i++) {
+        if (olds->values[i] != i)
+            sim->result->atomic_violations++;
+    }
+    sim_page_t *page = &sim->pages[0];
+    sim_map_slot_t *master = sim_map_get(&sim->copies, page->birth, page->gva.hi, page->gva.lo);
+    uint64_t value = 0;
+    if (master != NULL && master->value[0] != 0)
+        memcpy(&value, (void *)(uintptr_t)master->value[0] + SIM_HOTSPOT_WORD, 8);
+    if (value != sim->hotspot_adds)
+        sim->result->atomic_violations++;
+}
+
+/* ------------------------------------------------------------------------
+ * Phases
+ * ------------------------------------------------------------------------ */
+
+static void sim_teardown_unref(void *ctx, pcache_entry_t *entry)
+{
+    sim_walk_t *walk = ctx;
+    if (entry->copy != PCACHE_COPY_VALID && entry->copy != PCACHE_COPY_INVALID)
+        return;
+    sim_op_t *op = sim_op_new(walk->sim, walk->node, UINT32_MAX, DPU_OP_UNREF, entry->page);
+    if (op != NULL)
+        sim_op_issue(walk->sim, op);
+}
+
+static void sim_teardown_free(void *ctx, pcache_entry_t *entry)
+{
+    sim_walk_t *walk = ctx;
+    if (entry->copy != PCACHE_COPY_MASTER)
+        return;
+    sim_op_t *op = sim_op_new(walk->sim, walk->node, UINT32_MAX, DPU_OP_FREE, entry->page);
+    if (op != NULL)
+        sim_op_issue(walk->sim, op);
+}
+
+static void sim_phase(sim_t *sim, void (*fn)(void *, pcache_entry_t *))
+{
+    for (uint32_t node = 0; node < sim->topo->nodes; node++) {
+        sim_walk_t walk = {sim, node, 0, 0, false};
+        pcache_each(dpu_pcache(sim->dpus[node]), fn, &walk);
+    }
+    sim_drain(sim);
+}
+
+static void sim_count_stuck(sim_t *sim)
+{
+    for (size_t i = 0; i < sim->ops_count; i++)
+        sim->result->stuck_ops += !sim->ops[i].done;
+}
+
+/* ------------------------------------------------------------------------
+ * Setup
+ * ------------------------------------------------------------------------ */
+
+static int sim_setup_dpus(sim_t *sim)
+{
+    uint32_t nodes = sim->topo->nodes;
+    sim->dpus = calloc(nodes, sizeof *sim->dpus);
+    sim->ctx = calloc(nodes, sizeof *sim->ctx);
+    sim->links = calloc(sim->topo->offsets[nodes], sizeof *sim->links);
+    sim->tick_at = malloc(nodes * sizeof *sim->tick_at);
+    if (sim->dpus == NULL || sim->ctx == NULL || sim->links == NULL || sim->tick_at == NULL)
+        return ARI_ENOMEM;
+    for (uint32_t node = 0; node < nodes; node++) {
+        sim->tick_at[node] = UINT64_MAX;
+        sim->ctx[node] = (sim_node_ctx_t){sim, node};
+        dpu_config_t config = sim->config.dpu;
+        config.node = node;
+        config.topo = sim->topo;
+        config.route = sim->route;
+        dpu_world_t world = {&sim->ctx[node], sim_world_send, sim_world_page_memory,
+                             sim_world_page_drop, sim_world_complete, sim_world_observe};
+        int status = dpu_create(&config, &world, &sim->dpus[node]);
+        if (status != ARI_OK)
+            return status;
+    }
+    return ARI_OK;
+}
+
+/* Pages are born on random nodes, each read by `readers` other nodes. */
+static int sim_setup_pages(sim_t *sim)
+{
+    const sim_workload_t *w = &sim->config.workload;
+    uint32_t nodes = sim->topo->nodes;
+    sim->pages = calloc(w->pages, sizeof *sim->pages);
+    if (sim->pages == NULL)
+        return ARI_ENOMEM;
+    for (uint32_t i = 0; i < w->pages; i++) {
+        sim_page_t *page = &sim->pages[i];
+        page->birth = (uint32_t)rng_below(&sim->rng, nodes);
+        gva_fields_t f = {.machine = page->birth, .offset = (uint64_t)(i + 1) << GVA_PAGE_SHIFT};
+        page->gva = gva_make(&f);
+        page->readers = malloc(w->readers * sizeof *page->readers);
+        if (page->readers == NULL)
+            return ARI_ENOMEM;
+        for (uint32_t r = 0; r < w->readers; r++) {
+            uint32_t node = (uint32_t)rng_below(&sim->rng, nodes - 1);
+            page->readers[r] = node >= page->birth ? node + 1 : node; /* never the owner */
+        }
+        sim_op_t *op = sim_op_new(sim, page->birth, i, DPU_OP_CREATE, page->gva);
+        if (op == NULL)
+            return ARI_ENOMEM;
+        sim_op_issue(sim, op);
+    }
+    return ARI_OK;
+}
+
+static int sim_config_check(const topo_t *topo, const sim_config_t *c)
+{
+    const sim_workload_t *w = &c->workload;
+    if (topo->nodes < 2 || c->link_gbps <= 0 || w->pages == 0 || w->readers == 0 ||
+        w->pages > (1u << 20) || w->write_bytes_max == 0 || w->write_ratio < 0 ||
+        w->unref_ratio < 0 || w->free_ratio < 0 ||
+        w->write_ratio + w->unref_ratio + w->free_ratio > 1.0 || c->burst_ratio < 0 ||
+        c->burst_ratio > 1)
+        return ARI_EINVAL;
+    return ARI_OK;
+}
+
+static void sim_quantiles(sim_samples_t *samples, sim_quantiles_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (samples->count == 0)
+        return;
+    qsort(samples->values, samples->count, sizeof *samples->values, sim_compare_u64);
+    out->p50 = samples->values[(samples->count - 1) / 2];
+    out->p99 = samples->values[(samples->count - 1) * 99 / 100];
+    out->max = samples->values[samples->count - 1];
+}
+
+static void sim_collect(sim_t *sim)
+{
+    sim_result_t *r = sim->result;
+    sim_quantiles(&sim->propagation_ns, &r->propagation_ns);
+    sim_quantiles(&sim->propagation_hops, &r->propagation_hops);
+    sim_quantiles(&sim->atomic_ns, &r->atomic_latency_ns);
+    for (uint32_t node = 0; node < sim->topo->nodes; node++) {
+        const dpu_stats_t *st = dpu_stats(sim->dpus[node]);
+        r->ref_fails += st->ref_fails;
+        r->evictions += st->evictions;
+        r->resyncs += st->resyncs;
+        r->stale_unrefs += st->stale_unrefs;
+        r->malformed += st->malformed;
+        r->stray += st->stray;
+    }
+}
+
+static void sim_free(sim_t *sim)
+{
+    for (uint32_t node = 0; sim->dpus != NULL && node < sim->topo->nodes; node++)
+        dpu_destroy(sim->dpus[node]);
+    for (size_t i = 0; sim->copies.slots != NULL && i < sim->copies.capacity; i++) {
+        if (sim->copies.slots[i].used)
+            free((void *)(uintptr_t)sim->copies.slots[i].value[0]);
+    }
+    for (uint32_t i = 0; sim->pages != NULL && i < sim->config.workload.pages; i++)
+        free(sim->pages[i].readers);
+    for (size_t i = 0; i < sim->ops_count; i++)
+        free(sim->ops[i].data);
+    sim_queue_fini(&sim->queue);
+    sim_map_fini(&sim->copies);
+    sim_map_fini(&sim->orders);
+    sim_map_fini(&sim->writers);
+    free(sim->dpus);
+    free(sim->ctx);
+    free(sim->links);
+    free(sim->tick_at);
+    free(sim->pages);
+    free(sim->ops);
+    free(sim->propagation_ns.values);
+    free(sim->propagation_hops.values);
+    free(sim->atomic_ns.values);
+    free(sim->hotspot_olds.values);
+    route_free(sim->route);
+}
+
+static int sim_setup(sim_t *sim, const topo_t *topo, const sim_config_t *config)
+{
+    int status = sim_config_check(topo, config);
+    if (status != ARI_OK)
+        return status;
+    sim->topo = topo;
+    sim->config = *config;
+    sim->rng = rng_seeded(config->seed);
+    status = route_create(topo, 4096, &sim->route);
+    if (status == ARI_OK)
+        status = sim_queue_init(&sim->queue);
+    if (status == ARI_OK)
+        status = sim_map_init(&sim->copies);
+    if (status == ARI_OK)
+        status = sim_map_init(&sim->orders);
+    if (status == ARI_OK)
+        status = sim_map_init(&sim->writers);
+    if (status == ARI_OK)
+        status = sim_setup_dpus(sim);
+    if (status == ARI_OK)
+        status = sim_setup_pages(sim);
+    return status;
+}
+
+int sim_run(const topo_t *topo, const sim_config_t *config, sim_result_t *result_out)
+{
+    sim_t sim;
+    memset(&sim, 0, sizeof sim);
+    sim_result_t result;
+    memset(&result, 0, sizeof result);
+    sim.result = &result;
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int status = sim_setup(&sim, topo, config);
+    if (status == ARI_OK) {
+        sim_event_t first = {.time_ns = 1000, .kind = SIM_EVENT_OP};
+        if (config->workload.ops > 0)
+            sim_push(&sim, &first);
+        sim_drain(&sim);
+        sim_check_convergence(&sim);
+        sim_check_hotspot(&sim);
+        sim_state_hash(&sim);
+        sim_phase(&sim, sim_teardown_unref);
+        sim_check_leaks(&sim, false);
+        sim_phase(&sim, sim_teardown_free);
+        sim_check_leaks(&sim, true);
+        sim_count_stuck(&sim);
+        sim_collect(&sim);
+        status = sim.error;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    result.nodes = topo->nodes;
+    result.sim_time_ns = sim.now_ns;
+    result.wall_seconds = (double)(end.tv_sec - start.tv_sec) +
+                          (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+    sim_free(&sim);
+    if (status == ARI_OK)
+        *result_out = result;
+    return status;
+}
