@@ -1,0 +1,310 @@
+/*
+ * Unit tests of src/core/dpu with a hand-driven network: each directed link
+ * is a FIFO the test delivers from one message at a time, so a test can
+ * choose exactly which race happens.
+ */
+#include <stdlib.h>
+
+#include "core/dpu.h"
+#include "core/gva.h"
+#include "core/pcache.h"
+#include "test.h"
+
+#define NET_NODES_MAX 8
+#define NET_QUEUE_MAX 64
+
+typedef struct {
+    uint8_t *bytes[NET_QUEUE_MAX];
+    size_t length[NET_QUEUE_MAX];
+    int head, count;
+} net_link_t;
+
+typedef struct net net_t;
+
+typedef struct {
+    net_t *net;
+    uint32_t node;
+} net_ctx_t;
+
+struct net {
+    topo_t *topo;
+    route_t *route;
+    dpu_t *dpu[NET_NODES_MAX];
+    net_ctx_t ctx[NET_NODES_MAX];
+    net_link_t link[NET_NODES_MAX][NET_NODES_MAX]; /* [from][to] */
+    uint8_t *memory[NET_NODES_MAX][4];
+    ari_gva_t page_of[NET_NODES_MAX][4];
+    int completions[NET_NODES_MAX];
+    int last_status[NET_NODES_MAX];
+    uint64_t sent[NET_NODES_MAX][MSG_TYPE_END];
+    uint64_t now;
+};
+
+static void net_send(void *ctx, uint32_t port, const uint8_t *bytes, size_t length)
+{
+    net_ctx_t *c = ctx;
+    uint32_t to = topo_neighbor(c->net->topo, c->node, port);
+    net_link_t *l = &c->net->link[c->node][to];
+    CHECK(l->count < NET_QUEUE_MAX);
+    int slot = (l->head + l->count++) % NET_QUEUE_MAX;
+    l->bytes[slot] = malloc(length);
+    memcpy(l->bytes[slot], bytes, length);
+    l->length[slot] = length;
+    c->net->sent[c->node][bytes[1]]++;
+}
+
+static uint8_t *net_memory(void *ctx, ari_gva_t page, bool create)
+{
+    net_ctx_t *c = ctx;
+    for (int i = 0; i < 4; i++) {
+        if (c->net->memory[c->node][i] && gva_equal(c->net->page_of[c->node][i], page))
+            return c->net->memory[c->node][i];
+    }
+    for (int i = 0; i < 4 && create; i++) {
+        if (!c->net->memory[c->node][i]) {
+            c->net->memory[c->node][i] = aligned_alloc(64, GVA_PAGE_SIZE);
+            memset(c->net->memory[c->node][i], 0, GVA_PAGE_SIZE);
+            c->net->page_of[c->node][i] = page;
+            return c->net->memory[c->node][i];
+        }
+    }
+    return NULL;
+}
+
+static void net_drop(void *ctx, ari_gva_t page)
+{
+    net_ctx_t *c = ctx;
+    for (int i = 0; i < 4; i++) {
+        if (c->net->memory[c->node][i] && gva_equal(c->net->page_of[c->node][i], page)) {
+            free(c->net->memory[c->node][i]);
+            c->net->memory[c->node][i] = NULL;
+        }
+    }
+}
+
+static void net_complete(void *ctx, const dpu_completion_t *completion)
+{
+    net_ctx_t *c = ctx;
+    c->net->completions[c->node]++;
+    c->net->last_status[c->node] = completion->status;
+}
+
+static void net_init(net_t *net, const char *spec, uint32_t cache)
+{
+    memset(net, 0, sizeof *net);
+    char error[TOPO_ERROR_MAX];
+    CHECK_OK(topo_build(spec, NULL, NULL, &net->topo, error, sizeof error));
+    CHECK_OK(route_create(net->topo, 16, &net->route));
+    for (uint32_t n = 0; n < net->topo->nodes; n++) {
+        net->ctx[n] = (net_ctx_t){net, n};
+        dpu_config_t config;
+        dpu_config_default(&config);
+        config.node = n;
+        config.topo = net->topo;
+        config.route = net->route;
+        config.pcache_capacity = cache;
+        dpu_world_t world = {&net->ctx[n], net_send, net_memory, net_drop, net_complete, NULL};
+        CHECK_OK(dpu_create(&config, &world, &net->dpu[n]));
+    }
+}
+
+static void net_fini(net_t *net)
+{
+    for (uint32_t n = 0; n < net->topo->nodes; n++) {
+        dpu_destroy(net->dpu[n]);
+        for (int i = 0; i < 4; i++)
+            free(net->memory[n][i]);
+        for (uint32_t m = 0; m < net->topo->nodes; m++) {
+            net_link_t *l = &net->link[n][m];
+            for (int k = 0; k < l->count; k++)
+                free(l->bytes[(l->head + k) % NET_QUEUE_MAX]);
+        }
+    }
+    route_free(net->route);
+    topo_free(net->topo);
+}
+
+/* Delivers the next message on the link from -> to; false if it is empty. */
+static bool net_deliver(net_t *net, uint32_t from, uint32_t to)
+{
+    net_link_t *l = &net->link[from][to];
+    if (l->count == 0)
+        return false;
+    uint8_t *bytes = l->bytes[l->head];
+    size_t length = l->length[l->head];
+    l->head = (l->head + 1) % NET_QUEUE_MAX;
+    l->count--;
+    int port = -1;
+    for (uint32_t p = 0; p < topo_degree(net->topo, to); p++) {
+        if (topo_neighbor(net->topo, to, p) == from)
+            port = (int)p;
+    }
+    CHECK(port >= 0);
+    dpu_receive(net->dpu[to], (uint32_t)port, bytes, length, ++net->now);
+    free(bytes);
+    return true;
+}
+
+/* Delivers everything, link by link in a fixed order, until quiet. */
+static void net_settle(net_t *net)
+{
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (uint32_t a = 0; a < net->topo->nodes; a++)
+            for (uint32_t b = 0; b < net->topo->nodes; b++)
+                moved |= net_deliver(net, a, b);
+    }
+}
+
+static void net_submit(net_t *net, uint32_t node, dpu_op_t op, ari_gva_t page)
+{
+    dpu_request_t r = {.op = op, .page = page};
+    CHECK_OK(dpu_submit(net->dpu[node], &r, ++net->now));
+}
+
+static pcache_entry_t *net_entry(net_t *net, uint32_t node, ari_gva_t page)
+{
+    return pcache_find(dpu_pcache(net->dpu[node]), page);
+}
+
+static ari_gva_t net_page(uint32_t birth)
+{
+    gva_fields_t f = {.machine = birth, .offset = 0x10000};
+    return gva_make(&f);
+}
+
+/* Many reads of one page on one node: one REF on the wire, every reader answered. */
+TEST_FN(dpu_reads_merge)
+{
+    net_t net;
+    net_init(&net, "ring:4", 16);
+    ari_gva_t page = net_page(0);
+    net_submit(&net, 0, DPU_OP_CREATE, page);
+    for (int i = 0; i < 5; i++)
+        net_submit(&net, 2, DPU_OP_READ, page);
+    CHECK_U64(net.sent[2][MSG_REF], ==, 1);
+    CHECK_INT(net.completions[2], ==, 0);
+    net_settle(&net);
+    CHECK_INT(net.completions[2], ==, 5);
+    CHECK_INT(net.last_status[2], ==, ARI_OK);
+    CHECK_INT(net_entry(&net, 2, page)->copy, ==, PCACHE_COPY_VALID);
+    /* A read of a valid replica is answered at once, with nothing sent. */
+    net_submit(&net, 2, DPU_OP_READ, page);
+    CHECK_INT(net.completions[2], ==, 6);
+    CHECK_U64(net.sent[2][MSG_REF], ==, 1);
+    net_fini(&net);
+}
+
+/* The ring's shortest routes from 2 to 0 pass 1 or 3; either way the
+ * tree is a path 0 - x - 2 whose entries point the right ways. */
+TEST_FN(dpu_tree_and_unref)
+{
+    net_t net;
+    net_init(&net, "ring:5", 16);
+    ari_gva_t page = net_page(0);
+    net_submit(&net, 0, DPU_OP_CREATE, page);
+    net_submit(&net, 2, DPU_OP_READ, page);
+    net_settle(&net);
+    pcache_entry_t *mid = net_entry(&net, 1, page);
+    CHECK(mid != NULL);
+    CHECK_INT(mid->copy, ==, PCACHE_COPY_NONE);
+    CHECK(mid->down != 0 && (mid->flags & PCACHE_ON_TREE));
+    CHECK_U64(net_entry(&net, 0, page)->down, !=, 0);
+    /* Dropping the only replica removes every entry but the master's. */
+    net_submit(&net, 2, DPU_OP_UNREF, page);
+    net_settle(&net);
+    CHECK(net_entry(&net, 2, page) == NULL);
+    CHECK(net_entry(&net, 1, page) == NULL);
+    CHECK_U64(net_entry(&net, 0, page)->down, ==, 0);
+    net_fini(&net);
+}
+
+/* UNREF crossing REF_DATA on the wire (DESIGN §4): on the line 0-1-2-3,
+ * node 2 forwards node 3's REF and then drops its own invalid copy; its
+ * UNREF reaches 1 after data for 3 went down through 1, so it is older
+ * than the port's generation and must not cut the new branch. */
+TEST_FN(dpu_unref_crossing_data)
+{
+    net_t net;
+    net_init(&net, "tree:4:1", 16); /* a line: 0 - 1 - 2 - 3 */
+    ari_gva_t page = net_page(0);
+    net_submit(&net, 0, DPU_OP_CREATE, page);
+    net_submit(&net, 2, DPU_OP_READ, page);
+    net_settle(&net);
+    /* A large write invalidates 2's copy, so 2 will forward 3's REF. */
+    static uint8_t big[2048];
+    dpu_request_t w = {.op = DPU_OP_WRITE, .page = page, .length = sizeof big, .data = big};
+    CHECK_OK(dpu_submit(net.dpu[0], &w, ++net.now));
+    net_settle(&net);
+    CHECK_INT(net_entry(&net, 2, page)->copy, ==, PCACHE_COPY_INVALID);
+    net_submit(&net, 3, DPU_OP_READ, page);
+    CHECK(net_deliver(&net, 3, 2)); /* REF reaches 2, forwarded to 1 */
+    CHECK(net_deliver(&net, 2, 1)); /* REF reaches 1, forwarded to 0 */
+    CHECK(net_deliver(&net, 1, 0)); /* the owner answers: REF_DATA to 1 */
+    CHECK(net_deliver(&net, 0, 1)); /* REF_DATA passes 1: new generation on 1's port to 2 */
+    net_submit(&net, 2, DPU_OP_UNREF, page); /* 2 has nothing below yet: UNREF goes up */
+    CHECK(net_entry(&net, 2, page) == NULL);
+    CHECK(net_deliver(&net, 2, 1)); /* the stale UNREF reaches 1 */
+    CHECK(net_entry(&net, 1, page) != NULL);
+    CHECK_U64(net_entry(&net, 1, page)->down, !=, 0); /* the new branch stands */
+    net_settle(&net);
+    CHECK_INT(net_entry(&net, 3, page)->copy, ==, PCACHE_COPY_VALID);
+    CHECK(net_entry(&net, 2, page) != NULL); /* rebuilt by the data passing down */
+    CHECK_U64(dpu_stats(net.dpu[1])->stale_unrefs, ==, 1);
+    /* And the tree still comes apart cleanly. */
+    net_submit(&net, 3, DPU_OP_UNREF, page);
+    net_settle(&net);
+    for (uint32_t n = 1; n < 4; n++)
+        CHECK(net_entry(&net, n, page) == NULL);
+    net_fini(&net);
+}
+
+/* Garbage on a port is counted and dropped; the DPU carries on. */
+TEST_FN(dpu_malformed_input)
+{
+    net_t net;
+    net_init(&net, "ring:4", 16);
+    uint8_t junk[64];
+    uint64_t rng = 1;
+    for (int i = 0; i < 1000; i++) {
+        for (size_t k = 0; k < sizeof junk; k++)
+            junk[k] = (uint8_t)test_rand_next(&rng);
+        dpu_receive(net.dpu[1], 0, junk, (size_t)(i % (int)sizeof junk), ++net.now);
+    }
+    dpu_receive(net.dpu[1], 7, junk, 8, ++net.now); /* a port it does not have */
+    CHECK_U64(dpu_stats(net.dpu[1])->malformed, ==, 1001);
+    /* Still works. */
+    ari_gva_t page = net_page(0);
+    net_submit(&net, 0, DPU_OP_CREATE, page);
+    net_submit(&net, 1, DPU_OP_READ, page);
+    net_settle(&net);
+    CHECK_INT(net.last_status[1], ==, ARI_OK);
+    net_fini(&net);
+}
+
+/* Bad host requests are refused with ARI_EINVAL and no completion. */
+TEST_FN(dpu_bad_requests)
+{
+    net_t net;
+    net_init(&net, "ring:4", 16);
+    ari_gva_t page = net_page(0);
+    dpu_request_t r = {.op = DPU_OP_READ, .page = page};
+    r.page.lo += 8; /* not a page identity */
+    CHECK_INT(dpu_submit(net.dpu[1], &r, 1), ==, ARI_EINVAL);
+    r.page = net_page(9); /* born on a node that does not exist */
+    CHECK_INT(dpu_submit(net.dpu[1], &r, 1), ==, ARI_EINVAL);
+    r = (dpu_request_t){.op = DPU_OP_ATOMIC, .page = page, .offset = 4, .atomic_op = 1};
+    CHECK_INT(dpu_submit(net.dpu[1], &r, 1), ==, ARI_EINVAL);
+    r = (dpu_request_t){.op = DPU_OP_CREATE, .page = page};
+    CHECK_INT(dpu_submit(net.dpu[1], &r, 1), ==, ARI_EINVAL); /* not its birth node */
+    r = (dpu_request_t){.op = DPU_OP_FREE, .page = page};
+    CHECK_INT(dpu_submit(net.dpu[1], &r, 1), ==, ARI_EINVAL); /* not the owner */
+    CHECK_INT(net.completions[1], ==, 0);
+    /* A page never created: the read completes with ARI_ENOENT. */
+    net_submit(&net, 2, DPU_OP_READ, page);
+    net_settle(&net);
+    CHECK_INT(net.completions[2], ==, 1);
+    CHECK_INT(net.last_status[2], ==, ARI_ENOENT);
+    CHECK(net_entry(&net, 2, page) == NULL);
+    net_fini(&net);
+}
