@@ -556,6 +556,71 @@ TEST_FN(topo_file_valid)
     topo_free(topo);
 }
 
+/* Random specs and edge lists, mostly malformed: each is either a valid
+ * graph or one clean error with a message, never a crash or an abort. */
+TEST_FN(topo_garbage_inputs)
+{
+    static const char *const kinds[] = {"mesh:", "ring:", "tree:", "torus2d:", "torus3d:",
+                                        "hypercube:", "smallworld:", "random:", "bogus:", "",
+                                        "ring", "file:"};
+    static const char *const tokens[] = {"", "0", "1", "2", "3", "4", "7", "12", "64", "65",
+                                         "x", "-1", "+3", " 5", "abc", "99999999999999999999",
+                                         "3x3", "4x3x5", ":", "09"};
+    uint64_t rng = 42;
+    int built = 0;
+    for (int i = 0; i < 3000; i++) {
+        char spec[128];
+        size_t kind = test_rand_next(&rng) % (sizeof kinds / sizeof kinds[0]);
+        size_t length = (size_t)snprintf(spec, sizeof spec, "%s", kinds[kind]);
+        int fields = (int)(test_rand_next(&rng) % 5);
+        bool torus = strncmp(kinds[kind], "torus", 5) == 0;
+        for (int f = 0; f < fields && length < 100; f++) {
+            /* Mostly plausible pieces, so that many specs get built. */
+            bool odd = test_rand_next(&rng) % 4 == 0;
+            const char *separator = f == 0 ? "" : (torus != odd) ? "x" : ":";
+            char number[8];
+            snprintf(number, sizeof number, "%u", (unsigned)(2 + test_rand_next(&rng) % 12));
+            size_t token = test_rand_next(&rng) % (sizeof tokens / sizeof tokens[0]);
+            length += (size_t)snprintf(spec + length, sizeof spec - length, "%s%s", separator,
+                                       test_rand_next(&rng) % 3 ? number : tokens[token]);
+        }
+        char error[TOPO_ERROR_MAX] = "";
+        topo_t *topo = NULL;
+        int status = topo_build(spec, NULL, NULL, &topo, error, sizeof error);
+        if (status == ARI_OK) {
+            topo_test_check_graph(topo, 1, TOPO_PORTS_MAX);
+            topo_free(topo);
+            built++;
+        } else {
+            CHECK(topo == NULL);
+            CHECK((status <= ARI_ETOPO_SPEC && status >= ARI_ETOPO_DISCONNECTED) ||
+                  status == ARI_ENOTSUP);
+            CHECK(error[0] != 0);
+        }
+    }
+    static const char alphabet[] = "0123456789012345 \t\r\n\n\n#x-";
+    for (int i = 0; i < 3000; i++) {
+        char text[160];
+        size_t size = test_rand_next(&rng) % sizeof text;
+        for (size_t b = 0; b < size; b++)
+            text[b] = alphabet[test_rand_next(&rng) % (sizeof alphabet - 1)];
+        char error[TOPO_ERROR_MAX] = "";
+        topo_t *topo = NULL;
+        int status = topo_from_edge_list("g", text, size, &topo, error, sizeof error);
+        if (status == ARI_OK) {
+            topo_test_check_graph(topo, 1, TOPO_PORTS_MAX);
+            topo_free(topo);
+            built++;
+        } else {
+            CHECK(status <= ARI_ETOPO_SPEC && status >= ARI_ETOPO_DISCONNECTED);
+            unsigned line;
+            CHECK(sscanf(error, "g:%u: ", &line) == 1 && line >= 1);
+        }
+    }
+    printf("%d of 6000 random inputs were valid graphs\n", built);
+    CHECK(built > 100); /* the generator does reach the builders */
+}
+
 /* ------------------------------------------------------------------------
  * The command, in process
  * ------------------------------------------------------------------------ */

@@ -45,8 +45,10 @@ static void topo_usage(FILE *out)
             "  smallworld:N:K:SEED  ring plus random shortcuts,      smallworld:1024:6:1\n"
             "                       degree <= K\n"
             "  random:N:K:SEED      random connected K-regular       random:1024:8:1\n"
-            "  opt:N:K:SEED         random:N:K:SEED improved by      opt:1024:8:1\n"
-            "                       edge swaps for a lower ASPL\n"
+            "  opt:N:K:SEED[:SWAPS] random:N:K:SEED improved by      opt:1024:8:1\n"
+            "                       edge swaps for a lower ASPL;     opt:1024:8:1:5000\n"
+            "                       SWAPS candidates, else a budget\n"
+            "                       of some 10 s\n"
             "  file:PATH            edge list, one 'a b' a line,     file:edges.txt\n"
             "                       '#' comments, ids 0..N-1\n",
             TOPO_PORTS_MAX, TOPO_NODES_MAX);
