@@ -556,13 +556,33 @@ static void dpu_propagate(dpu_t *dpu, pcache_entry_t *master, const msg_t *write
     dpu_send_ports(dpu, master->down, &change);
 }
 
+/* An answer from the owner to a request, carrying the page's version and
+ * retracing the request's hops. */
+static msg_t dpu_owner_answer(msg_type_t type, const pcache_entry_t *master, const msg_t *request)
+{
+    msg_t answer = msg_make(type);
+    answer.page = master->page;
+    answer.version = master->version;
+    answer.origin = request->origin;
+    answer.seq = request->seq;
+    answer.hops = request->hops;
+    return answer;
+}
+
+/* Records that a request was served, for its origin's later ones. */
+static void dpu_owner_served(dpu_t *dpu, const pcache_entry_t *master, const msg_t *request,
+                             uint64_t now_ns)
+{
+    int status = order_applied(dpu->order, master->page, request->origin, request->seq, now_ns);
+    assert(status == ARI_OK); /* room was checked before serving */
+    (void)status;
+}
+
 static void dpu_owner_ordered(dpu_t *dpu, pcache_entry_t *master, const msg_t *request,
                               uint64_t now_ns)
 {
     master->version++;
-    int status = order_applied(dpu->order, master->page, request->origin, request->seq, now_ns);
-    assert(status == ARI_OK); /* room was checked before applying */
-    (void)status;
+    dpu_owner_served(dpu, master, request, now_ns);
     if (dpu->world.observe != NULL) {
         dpu_event_t event = {.kind = DPU_EVENT_ORDER, .node = dpu->config.node,
                              .page = master->page, .version = master->version,
@@ -578,12 +598,7 @@ static void dpu_owner_write(dpu_t *dpu, pcache_entry_t *master, msg_t *write, ui
     dpu_owner_ordered(dpu, master, write, now_ns);
     dpu->stats.writes_ordered++;
     dpu_propagate(dpu, master, write, write->offset, write->data, write->data_length);
-    msg_t ack = msg_make(MSG_WRITE_ACK);
-    ack.page = master->page;
-    ack.version = master->version;
-    ack.origin = write->origin;
-    ack.seq = write->seq;
-    ack.hops = write->hops;
+    msg_t ack = dpu_owner_answer(MSG_WRITE_ACK, master, write);
     dpu_retrace(dpu, &ack);
 }
 
@@ -605,36 +620,22 @@ static void dpu_owner_atomic(dpu_t *dpu, pcache_entry_t *master, msg_t *atomic,
         dpu_owner_ordered(dpu, master, atomic, now_ns);
         dpu_propagate(dpu, master, atomic, atomic->offset, (const uint8_t *)&value, 8);
     } else {
-        int status = order_applied(dpu->order, master->page, atomic->origin, atomic->seq, now_ns);
-        assert(status == ARI_OK);
-        (void)status;
+        dpu_owner_served(dpu, master, atomic, now_ns);
     }
     dpu->stats.atomics_ordered++;
-    msg_t result = msg_make(MSG_ATOMIC_RESULT);
-    result.page = master->page;
-    result.version = master->version;
+    msg_t result = dpu_owner_answer(MSG_ATOMIC_RESULT, master, atomic);
     result.arg0 = old;
-    result.origin = atomic->origin;
-    result.seq = atomic->seq;
-    result.hops = atomic->hops;
     dpu_retrace(dpu, &result);
 }
 
 static void dpu_owner_get(dpu_t *dpu, pcache_entry_t *master, msg_t *get, uint8_t *memory,
                           uint64_t now_ns)
 {
-    int status = order_applied(dpu->order, master->page, get->origin, get->seq, now_ns);
-    assert(status == ARI_OK);
-    (void)status;
-    msg_t data = msg_make(MSG_GET_DATA);
-    data.page = master->page;
-    data.version = master->version;
+    dpu_owner_served(dpu, master, get, now_ns);
+    msg_t data = dpu_owner_answer(MSG_GET_DATA, master, get);
     data.offset = get->offset;
     data.data = memory + get->offset;
     data.data_length = get->length;
-    data.origin = get->origin;
-    data.seq = get->seq;
-    data.hops = get->hops;
     dpu_retrace(dpu, &data);
 }
 
