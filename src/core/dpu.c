@@ -51,7 +51,8 @@ struct dpu {
     uint8_t *scratch;           /* encode buffer */
     size_t scratch_size;
     dpu_pending_t *pending;     /* dense array, pending_count in use */
-    uint32_t pending_count;
+    uint32_t pending_count, pending_capacity;
+    bool scratch_owned;
     uint64_t seq_next;
     uint64_t now_ns;            /* the time of the step being taken */
     uint32_t retries_waiting;   /* READs with a retry time set */
@@ -96,6 +97,22 @@ static int dpu_config_check(const dpu_config_t *c)
     return ARI_OK;
 }
 
+size_t dpu_scratch_size(const dpu_config_t *config)
+{
+    return MSG_HEADER_SIZE + DPU_FIELDS_BYTES + 4u * MSG_HOPS_MAX + config->page_bytes_max;
+}
+
+/* Most DPUs of a large simulation never own a page, hold a request or
+ * send: what only some need is allocated on first use (a slow path). */
+static order_t *dpu_order(dpu_t *dpu)
+{
+    if (dpu->order == NULL &&
+        order_create(dpu->config.origins_max, dpu->config.held_max, dpu->config.pcache_ttl_ns,
+                     &dpu->order) != ARI_OK)
+        return NULL;
+    return dpu->order;
+}
+
 int dpu_create(const dpu_config_t *config, const dpu_world_t *world, dpu_t **dpu_out)
 {
     int status = dpu_config_check(config);
@@ -111,26 +128,17 @@ int dpu_create(const dpu_config_t *config, const dpu_world_t *world, dpu_t **dpu
     dpu->world = *world;
     dpu->ports = topo_degree(config->topo, config->node);
     dpu->port_peer = &config->topo->neighbor[config->topo->offsets[config->node]];
-    dpu->scratch_size = MSG_HEADER_SIZE + DPU_FIELDS_BYTES + 4u * MSG_HOPS_MAX +
-                        config->page_bytes_max;
-    dpu->scratch = malloc(dpu->scratch_size);
-    dpu->pending = calloc(config->pending_max, sizeof *dpu->pending);
+    dpu->scratch_size = dpu_scratch_size(config);
+    dpu->scratch = config->scratch;
     dpu->seq_next = 1;
-    if (dpu->scratch == NULL || dpu->pending == NULL)
-        goto err_free;
     status = pcache_create(config->pcache_capacity, dpu->ports > 0 ? dpu->ports : 1,
                            config->pcache_ttl_ns, &dpu->pcache);
-    if (status != ARI_OK)
-        goto err_free;
-    status = order_create(config->origins_max, config->held_max, config->pcache_ttl_ns,
-                          &dpu->order);
-    if (status != ARI_OK)
-        goto err_free;
+    if (status != ARI_OK) {
+        dpu_destroy(dpu);
+        return status;
+    }
     *dpu_out = dpu;
     return ARI_OK;
-err_free:
-    dpu_destroy(dpu);
-    return status != ARI_OK ? status : ARI_ENOMEM;
 }
 
 void dpu_destroy(dpu_t *dpu)
@@ -139,7 +147,8 @@ void dpu_destroy(dpu_t *dpu)
         return;
     pcache_destroy(dpu->pcache);
     order_destroy(dpu->order);
-    free(dpu->scratch);
+    if (dpu->scratch_owned)
+        free(dpu->scratch);
     free(dpu->pending);
     free(dpu);
 }
@@ -195,6 +204,16 @@ static dpu_pending_t *dpu_pending_add(dpu_t *dpu, dpu_op_t op, ari_gva_t page, u
 {
     if (dpu->pending_count == dpu->config.pending_max)
         return NULL;
+    if (dpu->pending_count == dpu->pending_capacity) {
+        uint32_t capacity = dpu->pending_capacity ? 2 * dpu->pending_capacity : 4;
+        if (capacity > dpu->config.pending_max)
+            capacity = dpu->config.pending_max;
+        dpu_pending_t *grown = realloc(dpu->pending, capacity * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        dpu->pending = grown;
+        dpu->pending_capacity = capacity;
+    }
     dpu_pending_t *p = &dpu->pending[dpu->pending_count++];
     *p = (dpu_pending_t){.cookie = cookie, .page = page, .op = (uint8_t)op};
     pcache_entry_t *entry = pcache_find(dpu->pcache, page);
@@ -277,6 +296,11 @@ static void dpu_send_bytes(dpu_t *dpu, uint32_t port, const uint8_t *bytes, size
  * construction (their parts were checked on the way in). */
 static size_t dpu_encode(dpu_t *dpu, const msg_t *msg)
 {
+    if (dpu->scratch == NULL) {
+        dpu->scratch = malloc(dpu->scratch_size);
+        dpu->scratch_owned = true;
+        assert(dpu->scratch != NULL); /* a DPU that cannot send cannot go on */
+    }
     size_t length = 0;
     int status = msg_encode(msg, dpu->scratch, dpu->scratch_size, &length);
     assert(status == ARI_OK);
@@ -573,7 +597,7 @@ static msg_t dpu_owner_answer(msg_type_t type, const pcache_entry_t *master, con
 static void dpu_owner_served(dpu_t *dpu, const pcache_entry_t *master, const msg_t *request,
                              uint64_t now_ns)
 {
-    int status = order_applied(dpu->order, master->page, request->origin, request->seq, now_ns);
+    int status = order_applied(dpu_order(dpu), master->page, request->origin, request->seq, now_ns);
     assert(status == ARI_OK); /* room was checked before serving */
     (void)status;
 }
@@ -645,12 +669,17 @@ static void dpu_owner_ordered_request(dpu_t *dpu, pcache_entry_t *master, msg_t 
                                       uint32_t from, const uint8_t *bytes, size_t length,
                                       uint8_t *memory, uint64_t now_ns)
 {
-    if (!order_ready(dpu->order, master->page, request->origin, request->prev)) {
+    order_t *order = dpu_order(dpu);
+    if (order == NULL) {
+        dpu_answer_error(dpu, request, ARI_ENOMEM);
+        return;
+    }
+    if (!order_ready(order, master->page, request->origin, request->prev)) {
         if (bytes == NULL) { /* this node's own request: hold its encoding */
             length = dpu_encode(dpu, request);
             bytes = dpu->scratch;
         }
-        int status = order_hold(dpu->order, master->page, request->origin, request->prev, from,
+        int status = order_hold(order, master->page, request->origin, request->prev, from,
                                 bytes, length, now_ns + dpu->config.hold_ns);
         if (status != ARI_OK)
             dpu_answer_error(dpu, request, status);
@@ -658,7 +687,7 @@ static void dpu_owner_ordered_request(dpu_t *dpu, pcache_entry_t *master, msg_t 
             dpu->stats.held_early++;
         return;
     }
-    if (!order_has_room(dpu->order, master->page, request->origin, now_ns)) {
+    if (!order_has_room(order, master->page, request->origin, now_ns)) {
         dpu_answer_error(dpu, request, ARI_EBUSY);
         return;
     }
@@ -928,7 +957,8 @@ static void dpu_prune_finish(dpu_t *dpu, pcache_entry_t *entry)
         entry->copy = PCACHE_COPY_NONE;
         dpu->world.page_drop(dpu->world.ctx, page);
         dpu_observe(dpu, DPU_EVENT_DROP, page, entry->version);
-        order_forget_page(dpu->order, page);
+        if (dpu->order != NULL)
+            order_forget_page(dpu->order, page);
     } else {
         dpu_entry_drop_copy(dpu, entry);
     }
@@ -1338,7 +1368,7 @@ static void dpu_tick_aging(dpu_t *dpu, uint64_t now_ns)
 
 static void dpu_tick_held(dpu_t *dpu, uint64_t now_ns)
 {
-    for (uint32_t n = 0; n < DPU_TICK_BUDGET; n++) {
+    for (uint32_t n = 0; n < DPU_TICK_BUDGET && dpu->order != NULL; n++) {
         order_held_t *held = order_next_ready(dpu->order, now_ns);
         if (held == NULL)
             break;
@@ -1374,7 +1404,7 @@ static void dpu_tick_retries(dpu_t *dpu, uint64_t now_ns)
 
 uint64_t dpu_deadline(const dpu_t *dpu)
 {
-    uint64_t next = order_next_deadline(dpu->order);
+    uint64_t next = dpu->order != NULL ? order_next_deadline(dpu->order) : UINT64_MAX;
     for (uint32_t i = 0; i < dpu->pending_count && dpu->retries_waiting > 0; i++) {
         uint64_t at = dpu->pending[i].retry_at_ns;
         if (at != 0 && at < next)
@@ -1395,7 +1425,7 @@ static void dpu_step_end(dpu_t *dpu)
 {
     /* Requests held for their turn may be ready now; handled here, at the
      * top of the step, so a served request never re-enters the owner. */
-    if (order_held_count(dpu->order) > 0)
+    if (dpu->order != NULL && order_held_count(dpu->order) > 0)
         dpu_tick_held(dpu, dpu->now_ns);
     dpu->in_step = false;
 }

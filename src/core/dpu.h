@@ -130,7 +130,14 @@ typedef struct {
     uint64_t retry_ns;          /* delay before a retry */
     uint64_t hold_ns;           /* longest an early request is held at an owner */
     uint32_t page_bytes_max;    /* largest page this DPU handles (4 KiB, or 2 MiB with huge pages) */
+    /* Optional: an encode buffer of dpu_scratch_size() bytes the caller
+     * owns, shared by DPUs that never step at the same time (a simulator's
+     * thousands). NULL: the DPU allocates its own when it first sends. */
+    uint8_t *scratch;
 } dpu_config_t;
+
+/* Bytes of encode buffer a DPU with this config needs. */
+size_t dpu_scratch_size(const dpu_config_t *config);
 
 /* Sensible defaults for a node of `topo` (caller sets node, topo, route). */
 void dpu_config_default(dpu_config_t *config);

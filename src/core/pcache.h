@@ -5,8 +5,9 @@
  *
  * This module is the table only: it stores, finds, orders and stamps
  * entries. What the protocol does with them (joining, pruning, sending
- * UNREF) is in dpu.c. All memory is allocated by pcache_create; nothing on
- * the hot path allocates.
+ * UNREF) is in dpu.c. Storage grows in chunks of 64 entries as the table
+ * fills, up to its capacity, and never moves; an entry pointer stays valid
+ * until the entry is removed.
  */
 #ifndef ARIADNE_CORE_PCACHE_H
 #define ARIADNE_CORE_PCACHE_H
@@ -49,7 +50,7 @@ typedef struct {
     uint8_t flags;           /* PCACHE_* flags */
     uint8_t prune_from;      /* FREEING: port the PRUNE came from */
     /* Table links (indices; internal). */
-    uint32_t hash_next, lru_prev, lru_next;
+    uint32_t hash_next, lru_prev, lru_next, slot;
 } pcache_entry_t;
 
 typedef struct pcache pcache_t;

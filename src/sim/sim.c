@@ -72,6 +72,7 @@ struct sim {
     dpu_t **dpus;
     sim_node_ctx_t *ctx;
     sim_link_t *links;     /* one per (node, port), CSR order */
+    uint8_t *scratch;      /* one encode buffer for every DPU: they step one at a time */
     uint64_t *tick_at;     /* per node: the tick already queued, or UINT64_MAX */
     sim_queue_t queue;
     uint64_t now_ns;
@@ -797,7 +798,9 @@ static int sim_setup_dpus(sim_t *sim)
     sim->ctx = calloc(nodes, sizeof *sim->ctx);
     sim->links = calloc(sim->topo->offsets[nodes], sizeof *sim->links);
     sim->tick_at = malloc(nodes * sizeof *sim->tick_at);
-    if (sim->dpus == NULL || sim->ctx == NULL || sim->links == NULL || sim->tick_at == NULL)
+    sim->scratch = malloc(dpu_scratch_size(&sim->config.dpu));
+    if (sim->dpus == NULL || sim->ctx == NULL || sim->links == NULL || sim->tick_at == NULL ||
+        sim->scratch == NULL)
         return ARI_ENOMEM;
     for (uint32_t node = 0; node < nodes; node++) {
         sim->tick_at[node] = UINT64_MAX;
@@ -806,6 +809,7 @@ static int sim_setup_dpus(sim_t *sim)
         config.node = node;
         config.topo = sim->topo;
         config.route = sim->route;
+        config.scratch = sim->scratch;
         dpu_world_t world = {&sim->ctx[node], sim_world_send, sim_world_page_memory,
                              sim_world_page_drop, sim_world_complete, sim_world_observe};
         int status = dpu_create(&config, &world, &sim->dpus[node]);
@@ -903,6 +907,7 @@ static void sim_free(sim_t *sim)
     free(sim->ctx);
     free(sim->links);
     free(sim->tick_at);
+    free(sim->scratch);
     free(sim->pages);
     free(sim->ops);
     free(sim->propagation_ns.values);
