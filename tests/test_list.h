@@ -26,6 +26,7 @@ TEST(pcache_ttl, 5)
 TEST(pcache_generations, 5)
 /* the path-cache protocol in the simulator */
 TEST(sim_property_mixed, 120)
+TEST(sim_property_directory, 60)
 TEST(sim_deterministic, 20)
 TEST(sim_workloads, 30)
 TEST(sim_checks_catch_faults, 30)

@@ -170,16 +170,19 @@ TEST_FN(msg_fields_survive)
 
 TEST_FN(msg_exact_bytes)
 {
-    /* UNREF of page hi=0x0100000200000003 lo=0x5000, generation 0x0a0b0c0d:
-     * little-endian everywhere, header then page then generation. */
+    /* UNREF of page hi=0x0100000000000003 lo=0x5000, generation 0x0a0b0c0d,
+     * from node 0x112233: little-endian everywhere, header then the fields
+     * in layout order. */
     msg_t m = msg_make(MSG_UNREF);
     m.page = (ari_gva_t){0x0100000000000003ull, 0x5000};
     m.generation = 0x0a0b0c0d;
+    m.origin = 0x112233;
     static const uint8_t want[] = {
-        1, MSG_UNREF, 0, 0, 20, 0, 0, 0,                   /* header */
+        MSG_WIRE_VERSION, MSG_UNREF, 0, 0, 24, 0, 0, 0,    /* header */
         0x03, 0, 0, 0, 0, 0, 0, 0x01,                      /* page.hi */
         0x00, 0x50, 0, 0, 0, 0, 0, 0,                      /* page.lo */
         0x0d, 0x0c, 0x0b, 0x0a,                            /* generation */
+        0x33, 0x22, 0x11, 0x00,                            /* origin */
     };
     uint8_t wire[64];
     size_t length;
@@ -224,7 +227,7 @@ TEST_FN(msg_decode_errors)
     }
     uint8_t bad[256];
     memcpy(bad, wire, length);
-    bad[0] = 2;
+    bad[0] = MSG_WIRE_VERSION + 1;
     CHECK_INT(test_msg_decode_status(bad, length), ==, ARI_EMSG_VERSION);
     memcpy(bad, wire, length);
     bad[1] = 0;
@@ -318,7 +321,7 @@ TEST_FN(msg_check_rules)
     msg_t none = msg_make((msg_type_t)0);
     CHECK_INT(msg_check(&none), ==, ARI_EMSG_TYPE);
 
-    uint8_t exact[28];
+    uint8_t exact[32];
     size_t length;
     msg_t u = msg_make(MSG_UNREF);
     CHECK_INT(msg_encode(&u, exact, sizeof exact - 1, &length), ==, ARI_EMSG_SPACE);

@@ -60,12 +60,14 @@ static void prop_replay(uint64_t seed, const prop_params_t *p, uint64_t ops)
            p->burst);
 }
 
-static int prop_run(uint64_t seed, uint64_t ops, sim_result_t *result)
+static int prop_run_protocol(uint64_t seed, uint64_t ops, sim_protocol_t protocol,
+                             sim_result_t *result)
 {
     prop_params_t p;
     prop_params(seed, &p);
     sim_config_t config;
     prop_config(seed, &p, ops, &config);
+    config.protocol = protocol;
     char error[TOPO_ERROR_MAX];
     topo_t *topo;
     CHECK_OK(topo_build(p.topo, NULL, NULL, &topo, error, sizeof error));
@@ -81,10 +83,17 @@ static int prop_run(uint64_t seed, uint64_t ops, sim_result_t *result)
                (unsigned long long)result->unconverged,
                (unsigned long long)result->leaked_entries, (unsigned long long)result->stuck_ops,
                (unsigned long long)result->event_limit_hit);
+        if (protocol == SIM_PROTOCOL_DIRECTORY)
+            printf("(add --protocol directory)\n");
         prop_replay(seed, &p, ops);
         return -1;
     }
     return 0;
+}
+
+static int prop_run(uint64_t seed, uint64_t ops, sim_result_t *result)
+{
+    return prop_run_protocol(seed, ops, SIM_PROTOCOL_PATHCACHE, result);
 }
 
 /* 1000 seeds. ARI_PROP_SEEDS and ARI_PROP_FIRST choose others. */
@@ -110,6 +119,17 @@ TEST_FN(sim_property_mixed)
     CHECK_U64(ref_fails, >, 0);
     CHECK_U64(stale, >, 0);
     CHECK_U64(frees, >, 0);
+}
+
+/* The directory baseline keeps the same guarantees on the same runs. */
+TEST_FN(sim_property_directory)
+{
+    int failures = 0;
+    for (uint64_t seed = 1; seed <= 300 && failures < 5; seed++) {
+        sim_result_t r;
+        failures += prop_run_protocol(seed, 300, SIM_PROTOCOL_DIRECTORY, &r) != 0;
+    }
+    CHECK_INT(failures, ==, 0);
 }
 
 TEST_FN(sim_deterministic)

@@ -19,7 +19,7 @@ static void sim_usage(FILE *out)
 {
     fprintf(out,
             "usage: ariadne sim --topo SPEC [--workload W] [--ops N] [--seed S] [--json]\n"
-            "                   [workload, protocol and model options]\n"
+            "                   [--protocol pathcache|directory] [more options below]\n"
             "\n"
             "Runs the path-cache protocol on a simulated cluster, deterministically for a\n"
             "seed, then checks DESIGN §4's guarantees. Exit status 0 when every check is 0.\n"
@@ -41,6 +41,8 @@ static void sim_usage(FILE *out)
             "  --write-bytes N    writes are 1..N bytes\n"
             "  --interval NS      mean time between operations (default 200)\n"
             "protocol options:\n"
+            "  --protocol P       pathcache (Ariadne, default) or directory (the baseline:\n"
+            "                     the home keeps every sharer and unicasts each change)\n"
             "  --cache N          path-cache entries per DPU (default 4096)\n"
             "  --update-max N     changes up to N bytes go as UPDATE, larger as INVAL (1024)\n"
             "  --pending N        outstanding requests per node (256)\n"
@@ -100,7 +102,7 @@ enum {
     OPT_TOPO = 1000, OPT_WORKLOAD, OPT_OPS, OPT_SEED, OPT_JSON, OPT_PAGES, OPT_READERS,
     OPT_WRITE_RATIO, OPT_UNREF_RATIO, OPT_FREE_RATIO, OPT_WRITE_BYTES, OPT_INTERVAL,
     OPT_CACHE, OPT_UPDATE_MAX, OPT_PENDING, OPT_HOP, OPT_GBPS, OPT_STEP, OPT_HOST,
-    OPT_JITTER, OPT_BURST_RATIO, OPT_BURST_NS, OPT_EVENTS, OPT_HELP,
+    OPT_JITTER, OPT_BURST_RATIO, OPT_BURST_NS, OPT_EVENTS, OPT_HELP, OPT_PROTOCOL,
 };
 
 static const struct option sim_options[] = {
@@ -128,6 +130,7 @@ static const struct option sim_options[] = {
     {"burst-ns", required_argument, NULL, OPT_BURST_NS},
     {"events-max", required_argument, NULL, OPT_EVENTS},
     {"help", no_argument, NULL, OPT_HELP},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {NULL, 0, NULL, 0},
 };
 
@@ -212,6 +215,12 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
             args->topo = optarg;
         } else if (option == OPT_JSON) {
             args->json = true;
+        } else if (option == OPT_PROTOCOL) {
+            if (sim_protocol_parse(optarg, &args->config.protocol) != ARI_OK) {
+                fprintf(stderr, "ariadne sim: unknown protocol '%s' (pathcache or directory)\n",
+                        optarg);
+                return 1;
+            }
         } else if (option == OPT_WORKLOAD) {
             if (sim_workload_parse(optarg, &kind) != ARI_OK) {
                 fprintf(stderr, "ariadne sim: unknown workload '%s' (see --help)\n", optarg);
@@ -247,8 +256,11 @@ static void sim_print_replay(const sim_args_t *args, int argc, char **argv)
     fprintf(stderr, "ariadne sim: checks failed; replay with:\n  ariadne");
     for (int i = 0; i < argc; i++)
         fprintf(stderr, " %s", argv[i]);
-    if (args->config.seed == 1)
-        fprintf(stderr, " --seed 1");
+    bool seeded = false;
+    for (int i = 0; i < argc; i++)
+        seeded |= strcmp(argv[i], "--seed") == 0 || strncmp(argv[i], "--seed=", 7) == 0;
+    if (!seeded)
+        fprintf(stderr, " --seed %" PRIu64, args->config.seed);
     fputc('\n', stderr);
 }
 
@@ -256,8 +268,9 @@ static void sim_print_json(const sim_args_t *args, const sim_result_t *r)
 {
     const sim_workload_t *w = &args->config.workload;
     double ops = r->ops_submitted ? (double)r->ops_submitted : 1;
-    printf("{\"topo\": \"%s\", \"workload\": \"%s\", \"seed\": %" PRIu64 ", \"nodes\": %u,\n",
-           args->topo, sim_workload_name(w->kind), args->config.seed, r->nodes);
+    printf("{\"topo\": \"%s\", \"protocol\": \"%s\", \"workload\": \"%s\", \"seed\": %" PRIu64
+           ", \"nodes\": %u,\n", args->topo, sim_protocol_name(args->config.protocol),
+           sim_workload_name(w->kind), args->config.seed, r->nodes);
     printf(" \"ops\": %" PRIu64 ", \"ops_completed\": %" PRIu64 ", \"ops_failed\": %" PRIu64
            ", \"ops_busy\": %" PRIu64 ",\n", r->ops_submitted, r->ops_completed, r->ops_failed,
            r->ops_busy);
@@ -274,8 +287,8 @@ static void sim_print_json(const sim_args_t *args, const sim_result_t *r)
            "},\n", r->propagation_hops.p50, r->propagation_hops.p99, r->propagation_hops.max);
     printf(" \"atomic_latency_ns\": {\"p50\": %" PRIu64 ", \"p99\": %" PRIu64 "},\n",
            r->atomic_latency_ns.p50, r->atomic_latency_ns.p99);
-    printf(" \"pcache_entries_mean\": %.3f, \"pcache_entries_max\": %u,\n", r->pcache_entries_mean,
-           r->pcache_entries_max);
+    printf(" \"pcache_entries_mean\": %.3f, \"pcache_entries_max\": %u, \"sharer_bytes\": %" PRIu64
+           ",\n", r->pcache_entries_mean, r->pcache_entries_max, r->sharer_bytes);
     printf(" \"ref_fails\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"resyncs\": %" PRIu64
            ", \"stale_unrefs\": %" PRIu64 ",\n", r->ref_fails, r->evictions, r->resyncs,
            r->stale_unrefs);
@@ -295,8 +308,9 @@ static void sim_print_json(const sim_args_t *args, const sim_result_t *r)
 static void sim_print_table(const sim_args_t *args, const sim_result_t *r)
 {
     double ops = r->ops_submitted ? (double)r->ops_submitted : 1;
-    printf("ariadne sim: %s, %s, seed %" PRIu64 ", %u nodes\n", args->topo,
-           sim_workload_name(args->config.workload.kind), args->config.seed, r->nodes);
+    printf("ariadne sim: %s, %s, %s, seed %" PRIu64 ", %u nodes\n", args->topo,
+           sim_protocol_name(args->config.protocol), sim_workload_name(args->config.workload.kind),
+           args->config.seed, r->nodes);
     printf("  operations           %" PRIu64 " (%" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64
            " atomics, %" PRIu64 " gets, %" PRIu64 " unrefs, %" PRIu64 " frees)\n",
            r->ops_submitted, r->reads, r->writes, r->atomics, r->gets, r->unrefs, r->frees);
@@ -309,8 +323,10 @@ static void sim_print_table(const sim_args_t *args, const sim_result_t *r)
            r->propagation_hops.max);
     printf("  atomic latency       p50 %" PRIu64 " ns, p99 %" PRIu64 " ns\n",
            r->atomic_latency_ns.p50, r->atomic_latency_ns.p99);
-    printf("  path-cache entries   mean %.2f, max %u per DPU\n", r->pcache_entries_mean,
-           r->pcache_entries_max);
+    printf("  entries per DPU      mean %.2f, max %u", r->pcache_entries_mean, r->pcache_entries_max);
+    if (args->config.protocol == SIM_PROTOCOL_DIRECTORY)
+        printf("; sharer lists %" PRIu64 " bytes", r->sharer_bytes);
+    printf("\n");
     printf("  ref fails, evictions %" PRIu64 ", %" PRIu64 "; resyncs %" PRIu64 "\n", r->ref_fails,
            r->evictions, r->resyncs);
     printf("  events               %" PRIu64 " in %.3f s (%.0f per second), simulated %.3f ms\n",

@@ -390,6 +390,7 @@ static void dpu_send_unref(dpu_t *dpu, pcache_entry_t *entry)
     msg_t unref = msg_make(MSG_UNREF);
     unref.page = entry->page;
     unref.generation = entry->up_generation;
+    unref.origin = dpu->config.node;
     dpu_send(dpu, (uint32_t)entry->up, &unref);
 }
 
@@ -753,6 +754,7 @@ static void dpu_ref_fail(dpu_t *dpu, msg_t *data, uint32_t from)
     msg_t unref = msg_make(MSG_UNREF);
     unref.page = data->page;
     unref.generation = data->generation;
+    unref.origin = dpu->config.node;
     dpu_send(dpu, from, &unref);
     msg_t fail = msg_make(MSG_REF_FAIL);
     fail.page = data->page;

@@ -113,6 +113,8 @@ typedef struct {
     void (*complete)(void *ctx, const dpu_completion_t *completion);
     /* Optional (NULL): protocol events, for checks and traces. */
     void (*observe)(void *ctx, const dpu_event_t *event);
+    /* The directory baseline (dir.h) only: sends to a node, routed. */
+    void (*send_to)(void *ctx, uint32_t node, const uint8_t *bytes, size_t length);
 } dpu_world_t;
 
 typedef struct {

@@ -28,7 +28,7 @@
 #include "ariadne.h"
 
 /* Bump when any layout changes; a DPU rejects other versions. */
-#define MSG_WIRE_VERSION 1u
+#define MSG_WIRE_VERSION 2u
 #define MSG_HEADER_SIZE 8u
 
 /* Bounds. A hop list is 2 x diameter at most (DESIGN §4); the wire allows
@@ -56,7 +56,7 @@ typedef enum {
     MSG_INVAL,         /* page, version */
     MSG_SYNC,          /* page, version held, origin, seq, hops */
     MSG_SYNC_DATA,     /* page, version, generation, offset, data, hops */
-    MSG_UNREF,         /* page, generation */
+    MSG_UNREF,         /* page, generation, origin (the node dropping its branch) */
     MSG_PRUNE,         /* page, version: drop the branch (freed, or evicted: NOACK) */
     MSG_PRUNE_ACK,     /* page: the branch below is gone */
     MSG_ACQ,           /* page, origin, timestamp, priority, hops */

@@ -14,6 +14,7 @@ typedef enum {
     SIM_EVENT_DONE,        /* a completion reaches node's host */
     SIM_EVENT_TICK,        /* node's DPU asked for a tick */
     SIM_EVENT_OP,          /* the workload's next operation starts */
+    SIM_EVENT_ROUTED,      /* a directory message reaches node on its way to cookie */
 } sim_event_kind_t;
 
 typedef struct {

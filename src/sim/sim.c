@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/dir.h"
 #include "core/gva.h"
 #include "core/pcache.h"
 #include "core/rng.h"
@@ -64,12 +65,28 @@ typedef struct {
     uint32_t node;
 } sim_node_ctx_t;
 
+/* What the simulator needs of a protocol: the path-cache DPU or the
+ * directory baseline, driven the same way. */
+typedef void (*sim_copy_fn)(void *ctx, ari_gva_t page, uint8_t copy, uint64_t version);
+typedef struct {
+    int (*create)(const dpu_config_t *config, const dpu_world_t *world, void **node_out);
+    void (*destroy)(void *node);
+    int (*submit)(void *node, const dpu_request_t *request, uint64_t now_ns);
+    uint64_t (*tick)(void *node, uint64_t now_ns);
+    uint64_t (*deadline)(const void *node);
+    const dpu_stats_t *(*stats)(const void *node);
+    bool (*copy)(void *node, ari_gva_t page, uint8_t *copy_out, uint64_t *version_out);
+    void (*each)(void *node, sim_copy_fn fn, void *ctx);
+    uint32_t (*entries)(void *node);
+} sim_ops_t;
+
 struct sim {
     const topo_t *topo;
     route_t *route;
     sim_config_t config;
     sim_result_t *result;
-    dpu_t **dpus;
+    const sim_ops_t *proto;
+    void **dpus;           /* one protocol node per simulated node */
     sim_node_ctx_t *ctx;
     sim_link_t *links;     /* one per (node, port), CSR order */
     uint8_t *scratch;      /* one encode buffer for every DPU: they step one at a time */
@@ -143,6 +160,7 @@ void sim_config_default(sim_config_t *config)
 {
     memset(config, 0, sizeof *config);
     config->seed = 1;
+    config->protocol = SIM_PROTOCOL_PATHCACHE;
     config->hop_latency_ns = 100;
     config->link_gbps = 400;
     config->dpu_step_ns = 50;
@@ -197,17 +215,15 @@ static void sim_push(sim_t *sim, sim_event_t *event)
 
 static double sim_uniform(sim_t *sim) { return (double)rng_next(&sim->rng) / 18446744073709551616.0; }
 
-static void sim_world_send(void *ctx, uint32_t port, const uint8_t *bytes, size_t length)
+/* Puts bytes on the link behind a port of `from`: it leaves after the DPU
+ * step, once the link is free (and not stalled), takes size / bandwidth,
+ * then the hop latency plus jitter, and never overtakes the message before
+ * it on the same link. `destination` is for routed (directory) messages. */
+static void sim_link_send(sim_t *sim, uint32_t from, uint32_t port, uint8_t *bytes,
+                          size_t length, sim_event_kind_t kind, uint32_t destination)
 {
-    sim_node_ctx_t *nc = ctx;
-    sim_t *sim = nc->sim;
-    if (sim->config.fault_drop_update_ratio > 0 && length > 1 && bytes[1] == MSG_UPDATE &&
-        sim_uniform(sim) < sim->config.fault_drop_update_ratio) {
-        sim->result->dropped_updates++;
-        return;
-    }
     const topo_t *topo = sim->topo;
-    sim_link_t *link = &sim->links[topo->offsets[nc->node] + port];
+    sim_link_t *link = &sim->links[topo->offsets[from] + port];
     uint64_t depart = sim->now_ns + sim->config.dpu_step_ns;
     if (link->busy_until_ns > depart)
         depart = link->busy_until_ns;
@@ -222,19 +238,68 @@ static void sim_world_send(void *ctx, uint32_t port, const uint8_t *bytes, size_
     if (arrive < link->last_arrival_ns)
         arrive = link->last_arrival_ns; /* links are FIFO */
     link->last_arrival_ns = arrive;
-    sim_event_t event = {.time_ns = arrive, .kind = SIM_EVENT_MESSAGE,
-                         .node = topo_neighbor(topo, nc->node, port),
-                         .port = (uint16_t)topo_peer_port(topo, nc->node, port),
-                         .length = (uint32_t)length, .bytes = malloc(length)};
-    if (event.bytes == NULL) {
-        sim_fail(sim, ARI_ENOMEM);
-        return;
-    }
-    memcpy(event.bytes, bytes, length);
-    sim->result->messages++;
+    sim_event_t event = {.time_ns = arrive, .kind = (uint8_t)kind,
+                         .node = topo_neighbor(topo, from, port),
+                         .port = (uint16_t)topo_peer_port(topo, from, port),
+                         .length = (uint32_t)length, .bytes = bytes, .cookie = destination};
     sim->result->link_traversals++;
     sim->result->bytes += length;
     sim_push(sim, &event);
+}
+
+static uint8_t *sim_copy_bytes(sim_t *sim, const uint8_t *bytes, size_t length)
+{
+    uint8_t *copy = malloc(length);
+    if (copy == NULL)
+        sim_fail(sim, ARI_ENOMEM);
+    else
+        memcpy(copy, bytes, length);
+    return copy;
+}
+
+static bool sim_fault_drops(sim_t *sim, const uint8_t *bytes, size_t length)
+{
+    if (sim->config.fault_drop_update_ratio > 0 && length > 1 && bytes[1] == MSG_UPDATE &&
+        sim_uniform(sim) < sim->config.fault_drop_update_ratio) {
+        sim->result->dropped_updates++;
+        return true;
+    }
+    return false;
+}
+
+static void sim_world_send(void *ctx, uint32_t port, const uint8_t *bytes, size_t length)
+{
+    sim_node_ctx_t *nc = ctx;
+    sim_t *sim = nc->sim;
+    if (sim_fault_drops(sim, bytes, length))
+        return;
+    uint8_t *copy = sim_copy_bytes(sim, bytes, length);
+    if (copy == NULL)
+        return;
+    sim->result->messages++;
+    sim_link_send(sim, nc->node, port, copy, length, SIM_EVENT_MESSAGE, 0);
+}
+
+/* A routed message one hop further toward its destination. */
+static void sim_route_on(sim_t *sim, uint32_t at, uint32_t destination, uint8_t *bytes,
+                         size_t length)
+{
+    int port = route_next_port(sim->route, at, destination);
+    assert(port >= 0); /* at != destination */
+    sim_link_send(sim, at, (uint32_t)port, bytes, length, SIM_EVENT_ROUTED, destination);
+}
+
+static void sim_world_send_to(void *ctx, uint32_t node, const uint8_t *bytes, size_t length)
+{
+    sim_node_ctx_t *nc = ctx;
+    sim_t *sim = nc->sim;
+    if (sim_fault_drops(sim, bytes, length))
+        return;
+    uint8_t *copy = sim_copy_bytes(sim, bytes, length);
+    if (copy == NULL)
+        return;
+    sim->result->messages++;
+    sim_route_on(sim, nc->node, node, copy, length);
 }
 
 static uint8_t *sim_world_page_memory(void *ctx, ari_gva_t page, bool create)
@@ -272,9 +337,17 @@ static void sim_check_ryw(sim_t *sim, uint32_t node, const dpu_completion_t *c)
 {
     if (c->status != ARI_OK || (c->op != DPU_OP_WRITE && c->op != DPU_OP_ATOMIC))
         return;
-    pcache_entry_t *entry = pcache_find(dpu_pcache(sim->dpus[node]), c->page);
-    if (entry != NULL && entry->copy == PCACHE_COPY_VALID && entry->version < c->version)
+    uint8_t copy;
+    uint64_t version;
+    if (sim->proto->copy(sim->dpus[node], c->page, &copy, &version) &&
+        copy == PCACHE_COPY_VALID && version < c->version) {
         sim->result->ryw_violations++;
+        if (getenv("ARI_SIM_DEBUG"))
+            fprintf(stderr, "read-your-writes: node %u op %d page %llx:%llx acked %llu replica %llu at %llu ns\n",
+                    node, c->op, (unsigned long long)c->page.hi, (unsigned long long)c->page.lo,
+                    (unsigned long long)c->version, (unsigned long long)version,
+                    (unsigned long long)sim->now_ns);
+    }
 }
 
 static void sim_world_complete(void *ctx, const dpu_completion_t *c)
@@ -495,7 +568,7 @@ static void sim_on_op(sim_t *sim)
 
 static void sim_schedule_tick(sim_t *sim, uint32_t node)
 {
-    uint64_t at = dpu_deadline(sim->dpus[node]);
+    uint64_t at = sim->proto->deadline(sim->dpus[node]);
     if (at == UINT64_MAX || at >= sim->tick_at[node])
         return;
     sim->tick_at[node] = at;
@@ -516,7 +589,7 @@ static void sim_on_submit(sim_t *sim, const sim_event_t *event)
     case DPU_OP_FREE: sim->result->frees++; break;
     default: break;
     }
-    int status = dpu_submit(sim->dpus[event->node], &op->request, sim->now_ns);
+    int status = sim->proto->submit(sim->dpus[event->node], &op->request, sim->now_ns);
     free(op->data);
     op->data = NULL;
     op->request.data = NULL;
@@ -580,6 +653,14 @@ static void sim_handle(sim_t *sim, sim_event_t *event)
         free(event->bytes);
         sim_schedule_tick(sim, event->node);
         break;
+    case SIM_EVENT_ROUTED:
+        if (event->node != event->cookie) { /* a DPU on the way forwards it */
+            sim_route_on(sim, event->node, (uint32_t)event->cookie, event->bytes, event->length);
+            break;
+        }
+        dir_receive(sim->dpus[event->node], event->bytes, event->length, sim->now_ns);
+        free(event->bytes);
+        break;
     case SIM_EVENT_SUBMIT:
         sim_on_submit(sim, event);
         break;
@@ -589,7 +670,7 @@ static void sim_handle(sim_t *sim, sim_event_t *event)
     case SIM_EVENT_TICK:
         if (sim->tick_at[event->node] == event->time_ns)
             sim->tick_at[event->node] = UINT64_MAX;
-        dpu_tick(sim->dpus[event->node], sim->now_ns);
+        sim->proto->tick(sim->dpus[event->node], sim->now_ns);
         sim_schedule_tick(sim, event->node);
         break;
     case SIM_EVENT_OP:
@@ -636,49 +717,54 @@ static uint64_t sim_hash_bytes(uint64_t hash, const void *bytes, size_t length)
 }
 
 /* Convergence: every valid replica equals its master, bytes and version. */
-static void sim_check_replica(void *ctx, pcache_entry_t *entry)
+static void sim_check_replica(void *ctx, ari_gva_t page, uint8_t copy, uint64_t version)
 {
     sim_walk_t *walk = ctx;
     sim_t *sim = walk->sim;
-    if (entry->copy != PCACHE_COPY_VALID)
+    if (copy != PCACHE_COPY_VALID)
         return;
-    uint32_t owner = gva_machine(entry->page);
-    pcache_entry_t *master = pcache_find(dpu_pcache(sim->dpus[owner]), entry->page);
-    sim_map_slot_t *mine = sim_map_get(&sim->copies, walk->node, entry->page.hi, entry->page.lo);
-    sim_map_slot_t *theirs = sim_map_get(&sim->copies, owner, entry->page.hi, entry->page.lo);
-    if (master == NULL || master->copy != PCACHE_COPY_MASTER || mine == NULL || theirs == NULL ||
-        master->version != entry->version ||
+    uint32_t owner = gva_machine(page);
+    uint8_t master_copy = PCACHE_COPY_NONE;
+    uint64_t master_version = 0;
+    bool master = sim->proto->copy(sim->dpus[owner], page, &master_copy, &master_version) &&
+                  master_copy == PCACHE_COPY_MASTER;
+    sim_map_slot_t *mine = sim_map_get(&sim->copies, walk->node, page.hi, page.lo);
+    sim_map_slot_t *theirs = sim_map_get(&sim->copies, owner, page.hi, page.lo);
+    if (!master || mine == NULL || theirs == NULL || master_version != version ||
         memcmp((void *)(uintptr_t)mine->value[0], (void *)(uintptr_t)theirs->value[0],
-               (size_t)gva_page_size(entry->page)) != 0) {
+               (size_t)gva_page_size(page)) != 0) {
         sim->result->unconverged++;
         if (getenv("ARI_SIM_DEBUG"))
             fprintf(stderr, "unconverged: node %u page %llx:%llx version %llu master %llu (%s)\n",
-                    walk->node, (unsigned long long)entry->page.hi, (unsigned long long)entry->page.lo,
-                    (unsigned long long)entry->version,
-                    master ? (unsigned long long)master->version : 0ull, master ? "bytes" : "no master");
+                    walk->node, (unsigned long long)page.hi, (unsigned long long)page.lo,
+                    (unsigned long long)version, (unsigned long long)master_version,
+                    master ? "bytes" : "no master");
     }
 }
 
-static void sim_count_entry(void *ctx, pcache_entry_t *entry)
+static void sim_count_entry(void *ctx, ari_gva_t page, uint8_t copy, uint64_t version)
 {
     sim_walk_t *walk = ctx;
     walk->count++;
-    uint64_t fields[6] = {entry->page.hi, entry->page.lo, entry->down, entry->version,
-                          (uint64_t)(int64_t)entry->up, entry->copy};
+    uint64_t fields[4] = {page.hi, page.lo, version, copy};
     walk->hash = sim_hash_bytes(walk->hash, fields, sizeof fields);
-    sim_map_slot_t *mine = sim_map_get(&walk->sim->copies, walk->node, entry->page.hi,
-                                       entry->page.lo);
+    sim_map_slot_t *mine = sim_map_get(&walk->sim->copies, walk->node, page.hi, page.lo);
     if (mine != NULL && mine->value[0] != 0)
         walk->hash = sim_hash_bytes(walk->hash, (void *)(uintptr_t)mine->value[0],
-                                    (size_t)gva_page_size(entry->page));
+                                    (size_t)gva_page_size(page));
 }
 
 /* Leaks: entries other than masters (after unref), or any (after free). */
-static void sim_count_leak(void *ctx, pcache_entry_t *entry)
+static void sim_count_leak(void *ctx, ari_gva_t page, uint8_t copy, uint64_t version)
 {
     sim_walk_t *walk = ctx;
-    if (entry->copy != PCACHE_COPY_MASTER || walk->after_free)
+    if (copy != PCACHE_COPY_MASTER || walk->after_free) {
         walk->sim->result->leaked_entries++;
+        if (getenv("ARI_SIM_DEBUG"))
+            fprintf(stderr, "leaked: node %u page %llx:%llx copy %u version %llu\n", walk->node,
+                    (unsigned long long)page.hi, (unsigned long long)page.lo, copy,
+                    (unsigned long long)version);
+    }
 }
 
 static void sim_check_convergence(sim_t *sim)
@@ -687,11 +773,13 @@ static void sim_check_convergence(sim_t *sim)
     uint32_t max = 0;
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
         sim_walk_t walk = {sim, node, 0, 0, false};
-        pcache_each(dpu_pcache(sim->dpus[node]), sim_check_replica, &walk);
-        uint32_t count = pcache_count(dpu_pcache(sim->dpus[node]));
+        sim->proto->each(sim->dpus[node], sim_check_replica, &walk);
+        uint32_t count = sim->proto->entries(sim->dpus[node]);
         total += count;
         if (count > max)
             max = count;
+        if (sim->config.protocol == SIM_PROTOCOL_DIRECTORY)
+            sim->result->sharer_bytes += dir_sharer_bytes(sim->dpus[node]);
     }
     sim->result->pcache_entries_mean = (double)total / sim->topo->nodes;
     sim->result->pcache_entries_max = max;
@@ -702,9 +790,9 @@ static void sim_state_hash(sim_t *sim)
     uint64_t hash = 0xcbf29ce484222325ull;
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
         sim_walk_t walk = {sim, node, 0, hash, false};
-        pcache_each(dpu_pcache(sim->dpus[node]), sim_count_entry, &walk);
+        sim->proto->each(sim->dpus[node], sim_count_entry, &walk);
         hash = walk.hash;
-        const dpu_stats_t *st = dpu_stats(sim->dpus[node]);
+        const dpu_stats_t *st = sim->proto->stats(sim->dpus[node]);
         hash = sim_hash_bytes(hash, st, sizeof *st);
     }
     hash = sim_hash_bytes(hash, &sim->result->events, sizeof sim->result->events);
@@ -716,7 +804,7 @@ static void sim_check_leaks(sim_t *sim, bool after_free)
 {
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
         sim_walk_t walk = {sim, node, 0, 0, after_free};
-        pcache_each(dpu_pcache(sim->dpus[node]), sim_count_leak, &walk);
+        sim->proto->each(sim->dpus[node], sim_count_leak, &walk);
     }
 }
 
@@ -752,31 +840,35 @@ static void sim_check_hotspot(sim_t *sim)
  * Phases
  * ------------------------------------------------------------------------ */
 
-static void sim_teardown_unref(void *ctx, pcache_entry_t *entry)
+/* Teardown requests are queued first and issued after the walk: a walk
+ * must not change the table it walks. */
+static void sim_teardown_unref(void *ctx, ari_gva_t page, uint8_t copy, uint64_t version)
 {
     sim_walk_t *walk = ctx;
-    if (entry->copy != PCACHE_COPY_VALID && entry->copy != PCACHE_COPY_INVALID)
+    (void)version;
+    if (copy != PCACHE_COPY_VALID && copy != PCACHE_COPY_INVALID)
         return;
-    sim_op_t *op = sim_op_new(walk->sim, walk->node, UINT32_MAX, DPU_OP_UNREF, entry->page);
+    sim_op_t *op = sim_op_new(walk->sim, walk->node, UINT32_MAX, DPU_OP_UNREF, page);
     if (op != NULL)
         sim_op_issue(walk->sim, op);
 }
 
-static void sim_teardown_free(void *ctx, pcache_entry_t *entry)
+static void sim_teardown_free(void *ctx, ari_gva_t page, uint8_t copy, uint64_t version)
 {
     sim_walk_t *walk = ctx;
-    if (entry->copy != PCACHE_COPY_MASTER)
+    (void)version;
+    if (copy != PCACHE_COPY_MASTER)
         return;
-    sim_op_t *op = sim_op_new(walk->sim, walk->node, UINT32_MAX, DPU_OP_FREE, entry->page);
+    sim_op_t *op = sim_op_new(walk->sim, walk->node, UINT32_MAX, DPU_OP_FREE, page);
     if (op != NULL)
         sim_op_issue(walk->sim, op);
 }
 
-static void sim_phase(sim_t *sim, void (*fn)(void *, pcache_entry_t *))
+static void sim_phase(sim_t *sim, sim_copy_fn fn)
 {
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
         sim_walk_t walk = {sim, node, 0, 0, false};
-        pcache_each(dpu_pcache(sim->dpus[node]), fn, &walk);
+        sim->proto->each(sim->dpus[node], fn, &walk);
     }
     sim_drain(sim);
 }
@@ -785,6 +877,90 @@ static void sim_count_stuck(sim_t *sim)
 {
     for (size_t i = 0; i < sim->ops_count; i++)
         sim->result->stuck_ops += !sim->ops[i].done;
+}
+
+/* ------------------------------------------------------------------------
+ * The two protocols behind one table
+ * ------------------------------------------------------------------------ */
+
+static int sim_pc_create(const dpu_config_t *c, const dpu_world_t *w, void **out)
+{
+    return dpu_create(c, w, (dpu_t **)out);
+}
+static void sim_pc_destroy(void *n) { dpu_destroy(n); }
+static int sim_pc_submit(void *n, const dpu_request_t *r, uint64_t now) { return dpu_submit(n, r, now); }
+static uint64_t sim_pc_tick(void *n, uint64_t now) { return dpu_tick(n, now); }
+static uint64_t sim_pc_deadline(const void *n) { return dpu_deadline(n); }
+static const dpu_stats_t *sim_pc_stats(const void *n) { return dpu_stats(n); }
+static uint32_t sim_pc_entries(void *n) { return pcache_count(dpu_pcache(n)); }
+
+static bool sim_pc_copy(void *n, ari_gva_t page, uint8_t *copy_out, uint64_t *version_out)
+{
+    pcache_entry_t *entry = pcache_find(dpu_pcache(n), page);
+    if (entry == NULL)
+        return false;
+    *copy_out = entry->copy;
+    *version_out = entry->version;
+    return true;
+}
+
+typedef struct {
+    sim_copy_fn fn;
+    void *ctx;
+} sim_pc_each_t;
+
+static void sim_pc_each_entry(void *ctx, pcache_entry_t *entry)
+{
+    sim_pc_each_t *each = ctx;
+    each->fn(each->ctx, entry->page, entry->copy, entry->version);
+}
+
+static void sim_pc_each(void *n, sim_copy_fn fn, void *ctx)
+{
+    sim_pc_each_t each = {fn, ctx};
+    pcache_each(dpu_pcache(n), sim_pc_each_entry, &each);
+}
+
+static const sim_ops_t sim_pathcache_ops = {
+    sim_pc_create, sim_pc_destroy, sim_pc_submit, sim_pc_tick, sim_pc_deadline,
+    sim_pc_stats, sim_pc_copy, sim_pc_each, sim_pc_entries,
+};
+
+static int sim_dir_create(const dpu_config_t *c, const dpu_world_t *w, void **out)
+{
+    return dir_create(c, w, (dir_t **)out);
+}
+static void sim_dir_destroy(void *n) { dir_destroy(n); }
+static int sim_dir_submit(void *n, const dpu_request_t *r, uint64_t now) { return dir_submit(n, r, now); }
+static uint64_t sim_dir_tick(void *n, uint64_t now) { (void)n, (void)now; return UINT64_MAX; }
+static uint64_t sim_dir_deadline(const void *n) { (void)n; return UINT64_MAX; }
+static const dpu_stats_t *sim_dir_stats(const void *n) { return dir_stats(n); }
+static bool sim_dir_copy(void *n, ari_gva_t page, uint8_t *copy_out, uint64_t *version_out)
+{
+    return dir_copy(n, page, copy_out, version_out);
+}
+static void sim_dir_each(void *n, sim_copy_fn fn, void *ctx) { dir_each(n, fn, ctx); }
+static uint32_t sim_dir_entries(void *n) { return dir_entries(n); }
+
+static const sim_ops_t sim_directory_ops = {
+    sim_dir_create, sim_dir_destroy, sim_dir_submit, sim_dir_tick, sim_dir_deadline,
+    sim_dir_stats, sim_dir_copy, sim_dir_each, sim_dir_entries,
+};
+
+int sim_protocol_parse(const char *name, sim_protocol_t *protocol_out)
+{
+    if (strcmp(name, "pathcache") == 0 || strcmp(name, "path-cache") == 0)
+        *protocol_out = SIM_PROTOCOL_PATHCACHE;
+    else if (strcmp(name, "directory") == 0)
+        *protocol_out = SIM_PROTOCOL_DIRECTORY;
+    else
+        return ARI_EINVAL;
+    return ARI_OK;
+}
+
+const char *sim_protocol_name(sim_protocol_t protocol)
+{
+    return protocol == SIM_PROTOCOL_DIRECTORY ? "directory" : "pathcache";
 }
 
 /* ------------------------------------------------------------------------
@@ -811,8 +987,9 @@ static int sim_setup_dpus(sim_t *sim)
         config.route = sim->route;
         config.scratch = sim->scratch;
         dpu_world_t world = {&sim->ctx[node], sim_world_send, sim_world_page_memory,
-                             sim_world_page_drop, sim_world_complete, sim_world_observe};
-        int status = dpu_create(&config, &world, &sim->dpus[node]);
+                             sim_world_page_drop, sim_world_complete, sim_world_observe,
+                             sim_world_send_to};
+        int status = sim->proto->create(&config, &world, &sim->dpus[node]);
         if (status != ARI_OK)
             return status;
     }
@@ -850,7 +1027,8 @@ static int sim_setup_pages(sim_t *sim)
 static int sim_config_check(const topo_t *topo, const sim_config_t *c)
 {
     const sim_workload_t *w = &c->workload;
-    if (topo->nodes < 2 || c->link_gbps <= 0 || w->pages == 0 || w->readers == 0 ||
+    if (topo->nodes < 2 || c->link_gbps <= 0 ||
+        (c->protocol != SIM_PROTOCOL_PATHCACHE && c->protocol != SIM_PROTOCOL_DIRECTORY) || w->pages == 0 || w->readers == 0 ||
         w->pages > (1u << 20) || w->write_bytes_max == 0 || w->write_ratio < 0 ||
         w->unref_ratio < 0 || w->free_ratio < 0 ||
         w->write_ratio + w->unref_ratio + w->free_ratio > 1.0 || c->burst_ratio < 0 ||
@@ -877,7 +1055,7 @@ static void sim_collect(sim_t *sim)
     sim_quantiles(&sim->propagation_hops, &r->propagation_hops);
     sim_quantiles(&sim->atomic_ns, &r->atomic_latency_ns);
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
-        const dpu_stats_t *st = dpu_stats(sim->dpus[node]);
+        const dpu_stats_t *st = sim->proto->stats(sim->dpus[node]);
         r->ref_fails += st->ref_fails;
         r->evictions += st->evictions;
         r->resyncs += st->resyncs;
@@ -890,7 +1068,7 @@ static void sim_collect(sim_t *sim)
 static void sim_free(sim_t *sim)
 {
     for (uint32_t node = 0; sim->dpus != NULL && node < sim->topo->nodes; node++)
-        dpu_destroy(sim->dpus[node]);
+        sim->proto->destroy(sim->dpus[node]);
     for (size_t i = 0; sim->copies.slots != NULL && i < sim->copies.capacity; i++) {
         if (sim->copies.slots[i].used)
             free((void *)(uintptr_t)sim->copies.slots[i].value[0]);
@@ -924,6 +1102,8 @@ static int sim_setup(sim_t *sim, const topo_t *topo, const sim_config_t *config)
         return status;
     sim->topo = topo;
     sim->config = *config;
+    sim->proto = config->protocol == SIM_PROTOCOL_DIRECTORY ? &sim_directory_ops
+                                                          : &sim_pathcache_ops;
     sim->rng = rng_seeded(config->seed);
     status = route_create(topo, 4096, &sim->route);
     if (status == ARI_OK)

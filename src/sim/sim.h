@@ -46,8 +46,14 @@ typedef struct {
     uint64_t interval_ns;    /* mean time between operations (Poisson arrivals) */
 } sim_workload_t;
 
+typedef enum {
+    SIM_PROTOCOL_PATHCACHE = 1, /* Ariadne: path caches, changes down the tree */
+    SIM_PROTOCOL_DIRECTORY,     /* baseline: home keeps sharers, unicast to each (dir.h) */
+} sim_protocol_t;
+
 typedef struct {
     uint64_t seed;
+    sim_protocol_t protocol;
     uint64_t hop_latency_ns;     /* per link traversal */
     double link_gbps;            /* link bandwidth */
     uint64_t dpu_step_ns;        /* a DPU's time to handle one input */
@@ -81,6 +87,7 @@ typedef struct {
     sim_quantiles_t atomic_latency_ns;
     double pcache_entries_mean;      /* per DPU, at the end of the operations */
     uint32_t pcache_entries_max;
+    uint64_t sharer_bytes;           /* directory: sharer lists at the homes, in all */
     uint64_t ref_fails, evictions, resyncs, stale_unrefs, malformed, stray;
     uint64_t dropped_updates;        /* by fault_drop_update_ratio */
     /* Checks: every one must be zero */
@@ -101,6 +108,9 @@ void sim_workload_default(sim_workload_kind_t kind, sim_workload_t *workload);
 /* "readmostly", "writeheavy", "atomics-hotspot", "uniform", "mixed". */
 int sim_workload_parse(const char *name, sim_workload_kind_t *kind_out);
 const char *sim_workload_name(sim_workload_kind_t kind);
+/* "pathcache" or "directory". */
+int sim_protocol_parse(const char *name, sim_protocol_t *protocol_out);
+const char *sim_protocol_name(sim_protocol_t protocol);
 
 /* Runs the workload on the topology. ARI_OK when the run finished (check
  * the result's violation counts), or an error (bad config, no memory). */
