@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     config.held_max = 2;
     config.origins_max = 4;
     config.hops_max = 8;
-    dpu_world_t w = {&world, fuzz_send, fuzz_page_memory, fuzz_page_drop, fuzz_complete, NULL};
+    dpu_world_t w = {&world, fuzz_send, fuzz_page_memory, fuzz_page_drop, fuzz_complete, NULL, NULL};
     dpu_t *dpu;
     if (dpu_create(&config, &w, &dpu) != 0)
         abort();
