@@ -228,3 +228,82 @@ TEST_FN(sim_bad_config)
     CHECK_OK(sim_workload_parse("atomics-hotspot", &kind));
     CHECK_INT(kind, ==, SIM_WORKLOAD_ATOMICS_HOTSPOT);
 }
+
+/* ------------------------------------------------------------------------
+ * Recorded traces
+ * ------------------------------------------------------------------------ */
+
+#include "sim/trace.h"
+
+static int trace_status(const char *text, char *error, size_t error_size)
+{
+    sim_trace_t *trace = NULL;
+    int status = sim_trace_parse("t.trace", text, strlen(text), 8, &trace, error, error_size);
+    sim_trace_free(trace);
+    return status;
+}
+
+TEST_FN(sim_trace_errors)
+{
+    static const struct {
+        const char *text;
+        const char *want; /* in the message, after "t.trace:" */
+    } cases[] = {
+        {"page 0 3\n100 5 rd 0\n", "2: unknown request 'rd'"},
+        {"page 0 3\n100 5 read 4\n", "2: page 4 is not declared"},
+        {"page 0 3\n100 9 read 0\n", "2: node '9' is not a number from 0 to 7"},
+        {"page 0 3\n\n# c\n100 5 read 0\n50 5 read 0\n", "5: time 50 is before"},
+        {"page 0 3\n100 5 write 0 4000 200\n", "2: bytes 4000..4200 are not inside"},
+        {"page 0 3\n100 5 write 0 8\n", "2: 'write' takes 6 to 6 fields"},
+        {"page 0 3\n100 5 atomic 0 4 swap 1\n", "2: atomic offset 4"},
+        {"page 0 3\n100 5 atomic 0 8 cas 1\n", "2: cas takes two values"},
+        {"page 0 3\n100 5 atomic 0 8 add 1\n", "2: atomic op 'add'"},
+        {"page 0 3\npage 0 4\n", "2: page 0 is declared twice"},
+        {"page 0 12\n", "1: birth node '12'"},
+        {"page 0 3\n-5 1 read 0\n", "2: time '-5'"},
+        {"page 0 3\n", "1: no requests"},
+        {"100 1 read 0\n", "1: page 0 is not declared"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char error[256] = "";
+        int status = trace_status(cases[i].text, error, sizeof error);
+        if (status != ARI_EINVAL || strncmp(error, "t.trace:", 8) != 0 ||
+            strstr(error, cases[i].want) == NULL)
+            test_fail(__FILE__, __LINE__, "case %zu: status %d, message \"%s\", want \"%s\"", i,
+                      status, error, cases[i].want);
+    }
+}
+
+TEST_FN(sim_trace_replay)
+{
+    static const char text[] = "# two pages\n"
+                               "page 0 3\npage 1 7\n"
+                               "100 5 read 0\n120 9 read 0\n200 5 write 0 64 8\n"
+                               "300 9 atomic 0 8 fetch-add 1\n350 9 get 0 0 16\n"
+                               "400 2 read 1\n500 9 unref 0\n600 1 write 1 0 4000\n";
+    char error[256];
+    sim_trace_t *trace;
+    CHECK_OK(sim_trace_parse("t", text, sizeof text - 1, 12, &trace, error, sizeof error));
+    CHECK_U64(trace->count, ==, 8);
+    CHECK_U64(trace->pages, ==, 2);
+    topo_t *topo;
+    CHECK_OK(topo_build("ring:12", NULL, NULL, &topo, error, sizeof error));
+    for (int protocol = SIM_PROTOCOL_PATHCACHE; protocol <= SIM_PROTOCOL_DIRECTORY; protocol++) {
+        sim_config_t c;
+        sim_config_default(&c);
+        c.protocol = (sim_protocol_t)protocol;
+        sim_workload_default(SIM_WORKLOAD_TRACE, &c.workload);
+        c.workload.trace = trace;
+        c.workload.pages = trace->pages;
+        c.workload.ops = trace->count;
+        sim_result_t r;
+        CHECK_OK(sim_run(topo, &c, &r));
+        CHECK_U64(sim_result_violations(&r), ==, 0);
+        CHECK_U64(r.writes, ==, 2);
+        CHECK_U64(r.atomics, ==, 1);
+        CHECK_U64(r.gets, ==, 1);
+        CHECK_U64(r.ops_failed, ==, 0);
+    }
+    topo_free(topo);
+    sim_trace_free(trace);
+}

@@ -13,6 +13,7 @@
 #include "core/topo.h"
 #include "dpu/files.h"
 #include "sim/sim.h"
+#include "sim/trace.h"
 #include "tool.h"
 
 static void sim_usage(FILE *out)
@@ -30,6 +31,7 @@ static void sim_usage(FILE *out)
             "  atomics-hotspot  1 page, 8 readers, 90%% fetch-adds on one counter\n"
             "  uniform          32 pages, any node writes, atomics and gets, 30%% changes\n"
             "  mixed            6 pages; writes, atomics, gets, unrefs and frees at once\n"
+            "  trace:FILE       replay a recorded access trace (format in docs/SIMULATOR.md)\n"
             "\n"
             "workload options:\n"
             "  --ops N            operations (default 10000)\n"
@@ -40,6 +42,7 @@ static void sim_usage(FILE *out)
             "  --free-ratio X     share that free a page (it comes back, next generation)\n"
             "  --write-bytes N    writes are 1..N bytes\n"
             "  --interval NS      mean time between operations (default 200)\n"
+            "  --warmup           every reader reads its pages once before the operations\n"
             "protocol options:\n"
             "  --protocol P       pathcache (Ariadne, default) or directory (the baseline:\n"
             "                     the home keeps every sharer and unicasts each change)\n"
@@ -64,6 +67,8 @@ static void sim_usage(FILE *out)
 
 typedef struct {
     const char *topo;
+    const char *trace_path;   /* --workload trace:FILE */
+    bool ops_given;
     bool json;
     sim_config_t config;
 } sim_args_t;
@@ -102,7 +107,7 @@ enum {
     OPT_TOPO = 1000, OPT_WORKLOAD, OPT_OPS, OPT_SEED, OPT_JSON, OPT_PAGES, OPT_READERS,
     OPT_WRITE_RATIO, OPT_UNREF_RATIO, OPT_FREE_RATIO, OPT_WRITE_BYTES, OPT_INTERVAL,
     OPT_CACHE, OPT_UPDATE_MAX, OPT_PENDING, OPT_HOP, OPT_GBPS, OPT_STEP, OPT_HOST,
-    OPT_JITTER, OPT_BURST_RATIO, OPT_BURST_NS, OPT_EVENTS, OPT_HELP, OPT_PROTOCOL,
+    OPT_JITTER, OPT_BURST_RATIO, OPT_BURST_NS, OPT_EVENTS, OPT_HELP, OPT_PROTOCOL, OPT_WARMUP,
 };
 
 static const struct option sim_options[] = {
@@ -131,6 +136,7 @@ static const struct option sim_options[] = {
     {"events-max", required_argument, NULL, OPT_EVENTS},
     {"help", no_argument, NULL, OPT_HELP},
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"warmup", no_argument, NULL, OPT_WARMUP},
     {NULL, 0, NULL, 0},
 };
 
@@ -160,6 +166,7 @@ static int sim_parse_workload_option(int option, const char *arg, sim_workload_t
     case OPT_UNREF_RATIO: return sim_parse_ratio("--unref-ratio", arg, 1, &w->unref_ratio);
     case OPT_FREE_RATIO: return sim_parse_ratio("--free-ratio", arg, 1, &w->free_ratio);
     case OPT_INTERVAL: return sim_parse_u64("--interval", arg, 1, 1ull << 40, &w->interval_ns);
+    case OPT_WARMUP: w->warmup = true; return 0;
     }
     return 1; /* not a workload option */
 }
@@ -221,6 +228,9 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
                         optarg);
                 return 1;
             }
+        } else if (option == OPT_WORKLOAD && strncmp(optarg, "trace:", 6) == 0) {
+            kind = SIM_WORKLOAD_TRACE;
+            args->trace_path = optarg + 6;
         } else if (option == OPT_WORKLOAD) {
             if (sim_workload_parse(optarg, &kind) != ARI_OK) {
                 fprintf(stderr, "ariadne sim: unknown workload '%s' (see --help)\n", optarg);
@@ -247,6 +257,7 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
     while ((option = getopt_long(argc, argv, "", sim_options, NULL)) != -1) {
         if (sim_parse_workload_option(option, optarg, &args->config.workload) < 0)
             return 1;
+        args->ops_given |= option == OPT_OPS;
     }
     return 0;
 }
@@ -281,6 +292,9 @@ static void sim_print_json(const sim_args_t *args, const sim_result_t *r)
            ", \"bytes\": %" PRIu64 ",\n", r->events, r->messages, r->link_traversals, r->bytes);
     printf(" \"messages_per_op\": %.3f, \"link_traversals_per_op\": %.3f, \"bytes_per_op\": %.1f,\n",
            (double)r->messages / ops, (double)r->link_traversals / ops, (double)r->bytes / ops);
+    double changes = r->writes + r->atomics ? (double)(r->writes + r->atomics) : 1;
+    printf(" \"write_traversals\": %" PRIu64 ", \"traversals_per_write\": %.2f,\n",
+           r->write_traversals, (double)r->write_traversals / changes);
     printf(" \"propagation_ns\": {\"p50\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
            "},\n", r->propagation_ns.p50, r->propagation_ns.p99, r->propagation_ns.max);
     printf(" \"propagation_hops\": {\"p50\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
@@ -317,6 +331,9 @@ static void sim_print_table(const sim_args_t *args, const sim_result_t *r)
     printf("  failed / busy        %" PRIu64 " / %" PRIu64 "\n", r->ops_failed, r->ops_busy);
     printf("  messages per op      %.3f (link traversals %.3f, bytes %.1f)\n",
            (double)r->messages / ops, (double)r->link_traversals / ops, (double)r->bytes / ops);
+    double changes = r->writes + r->atomics ? (double)(r->writes + r->atomics) : 1;
+    printf("  per write or atomic  %.2f link traversals (request, answer, updates, invalidations)\n",
+           (double)r->write_traversals / changes);
     printf("  propagation          p50 %" PRIu64 " ns, p99 %" PRIu64 " ns, max %" PRIu64
            " ns (hops p50 %" PRIu64 ", max %" PRIu64 ")\n", r->propagation_ns.p50,
            r->propagation_ns.p99, r->propagation_ns.max, r->propagation_hops.p50,
@@ -341,6 +358,29 @@ static void sim_print_table(const sim_args_t *args, const sim_result_t *r)
     printf("  result               %s\n", sim_result_violations(r) == 0 ? "ok" : "FAILED");
 }
 
+/* Reads and parses --workload trace:FILE; every error names file and line. */
+static int sim_load_trace(sim_args_t *args, const topo_t *topo, sim_trace_t **trace_out)
+{
+    char error[TOPO_ERROR_MAX];
+    char *text = NULL;
+    size_t size = 0;
+    int status = dpu_file_read(NULL, args->trace_path, &text, &size, error, sizeof error);
+    if (status == ARI_OK)
+        status = sim_trace_parse(args->trace_path, text, size, topo->nodes, trace_out, error,
+                                 sizeof error);
+    free(text);
+    if (status != ARI_OK) {
+        fprintf(stderr, "ariadne sim: %s\n", status == ARI_ENOMEM ? "out of memory" : error);
+        return -1;
+    }
+    sim_workload_t *w = &args->config.workload;
+    w->trace = *trace_out;
+    w->pages = (*trace_out)->pages;
+    if (!args->ops_given || w->ops > (*trace_out)->count)
+        w->ops = (*trace_out)->count;
+    return 0;
+}
+
 int tool_sim_main(int argc, char **argv)
 {
     sim_args_t args;
@@ -355,9 +395,15 @@ int tool_sim_main(int argc, char **argv)
         fprintf(stderr, "ariadne sim: %s\n", error);
         return 1;
     }
+    sim_trace_t *trace = NULL;
+    if (args.trace_path != NULL && sim_load_trace(&args, topo, &trace) != 0) {
+        topo_free(topo);
+        return 1;
+    }
     sim_result_t result;
     status = sim_run(topo, &args.config, &result);
     topo_free(topo);
+    sim_trace_free(trace);
     if (status != ARI_OK) {
         fprintf(stderr, "ariadne sim: %s\n", ari_strerror(status));
         return 1;

@@ -39,6 +39,7 @@ typedef struct {
     ari_gva_t page;
     uint8_t op;            /* dpu_op_t */
     uint8_t retries;
+    bool silent;           /* read-ahead: no completion goes to the host */
 } dpu_pending_t;
 
 struct dpu {
@@ -238,7 +239,8 @@ static void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *c
         assert(entry->pending > 0);
         entry->pending--;
     }
-    dpu->world.complete(dpu->world.ctx, completion);
+    if (!p.silent)
+        dpu->world.complete(dpu->world.ctx, completion);
     /* The host may have dropped its copy while this was outstanding. */
     entry = pcache_find(dpu->pcache, p.page);
     if (entry != NULL)
@@ -1172,22 +1174,25 @@ static void dpu_send_ref(dpu_t *dpu, ari_gva_t page, uint32_t pages, uint64_t no
 /* READ of one page: answered now from a valid copy, merged with a REF or
  * SYNC already on its way, or the start of one. */
 static int dpu_submit_read_one(dpu_t *dpu, ari_gva_t page, uint64_t cookie, bool send,
-                               uint64_t now_ns)
+                               bool silent, uint64_t now_ns)
 {
     pcache_entry_t *entry = pcache_find(dpu->pcache, page);
     if (entry != NULL && (entry->copy == PCACHE_COPY_VALID || entry->copy == PCACHE_COPY_MASTER)) {
         pcache_touch(dpu->pcache, entry, now_ns);
         dpu_completion_t c = {.cookie = cookie, .op = DPU_OP_READ, .page = page,
                               .status = ARI_OK, .version = entry->version};
-        dpu->world.complete(dpu->world.ctx, &c);
+        if (!silent)
+            dpu->world.complete(dpu->world.ctx, &c);
         return ARI_OK;
     }
     if (entry == NULL && (entry = dpu_entry_insert(dpu, page, now_ns)) == NULL)
         return ARI_EBUSY;
-    if (dpu_pending_add(dpu, DPU_OP_READ, page, cookie) == NULL) {
+    dpu_pending_t *p = dpu_pending_add(dpu, DPU_OP_READ, page, cookie);
+    if (p == NULL) {
         dpu_entry_release(dpu, entry);
         return ARI_EBUSY;
     }
+    p->silent = silent;
     if (entry->flags & (PCACHE_REF_PENDING | PCACHE_SYNC_PENDING))
         return ARI_OK; /* merged: one network request answers every waiter */
     if (entry->copy == PCACHE_COPY_INVALID && (entry->flags & PCACHE_ON_TREE)) {
@@ -1215,9 +1220,13 @@ static int dpu_submit_read(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
     }
     for (uint32_t i = 0; i < pages; i++) {
         ari_gva_t page = {r->page.hi, r->page.lo + i * page_size};
-        int status = dpu_submit_read_one(dpu, page, r->cookie, !fresh_run, now_ns);
-        if (status != ARI_OK)
-            return i == 0 ? status : ARI_OK; /* the rest of a run is read-ahead only */
+        int status = dpu_submit_read_one(dpu, page, r->cookie, !fresh_run, i > 0, now_ns);
+        if (status != ARI_OK && i == 0)
+            return status;
+        if (status != ARI_OK) { /* the rest of a run is read-ahead: ask for what has room */
+            fresh_run = false;
+            break;
+        }
     }
     if (fresh_run)
         dpu_send_ref(dpu, r->page, pages, now_ns);

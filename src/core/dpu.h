@@ -48,8 +48,8 @@ typedef struct {
     ari_gva_t page;      /* page identity (gva_page) */
     uint32_t offset;     /* WRITE, ATOMIC, GET: byte offset in the page */
     uint32_t length;     /* WRITE, GET: bytes */
-    uint32_t pages;      /* READ: pages in a read-ahead run (0 or 1: one page);
-                          * a run gets one completion per page */
+    uint32_t pages;      /* READ: pages in a run (0 or 1: one page). One completion,
+                          * for the first page; the others are read ahead */
     const uint8_t *data; /* WRITE: bytes, copied before dpu_submit returns */
     uint8_t atomic_op;   /* msg_atomic_op_t */
     uint64_t arg0, arg1; /* ATOMIC operands */

@@ -25,6 +25,7 @@
 #include "core/rng.h"
 #include "event.h"
 #include "map.h"
+#include "trace.h"
 
 /* ------------------------------------------------------------------------
  * State
@@ -130,13 +131,17 @@ void sim_workload_default(sim_workload_kind_t kind, sim_workload_t *w)
         w->unref_ratio = 0.1;
         w->free_ratio = 0.02;
         break;
+    case SIM_WORKLOAD_TRACE: /* everything comes from the trace */
+        w->readers = 1;
+        w->write_ratio = 0;
+        break;
     }
 }
 
 static const char *const sim_workload_names[] = {
     [SIM_WORKLOAD_READMOSTLY] = "readmostly", [SIM_WORKLOAD_WRITEHEAVY] = "writeheavy",
     [SIM_WORKLOAD_ATOMICS_HOTSPOT] = "atomics-hotspot", [SIM_WORKLOAD_UNIFORM] = "uniform",
-    [SIM_WORKLOAD_MIXED] = "mixed",
+    [SIM_WORKLOAD_MIXED] = "mixed", [SIM_WORKLOAD_TRACE] = "trace",
 };
 
 int sim_workload_parse(const char *name, sim_workload_kind_t *kind_out)
@@ -152,7 +157,7 @@ int sim_workload_parse(const char *name, sim_workload_kind_t *kind_out)
 
 const char *sim_workload_name(sim_workload_kind_t kind)
 {
-    return kind >= SIM_WORKLOAD_READMOSTLY && kind <= SIM_WORKLOAD_MIXED ? sim_workload_names[kind]
+    return kind >= SIM_WORKLOAD_READMOSTLY && kind <= SIM_WORKLOAD_TRACE ? sim_workload_names[kind]
                                                                          : "unknown";
 }
 
@@ -244,6 +249,8 @@ static void sim_link_send(sim_t *sim, uint32_t from, uint32_t port, uint8_t *byt
                          .length = (uint32_t)length, .bytes = bytes, .cookie = destination};
     sim->result->link_traversals++;
     sim->result->bytes += length;
+    if (length > 1 && bytes[1] < MSG_TYPE_END)
+        sim->result->traversals_by_type[bytes[1]]++;
     sim_push(sim, &event);
 }
 
@@ -554,9 +561,55 @@ static void sim_op_next(sim_t *sim)
         sim_op_issue(sim, op);
 }
 
+/* The trace's next request, at its time. */
+static void sim_trace_next(sim_t *sim)
+{
+    const sim_trace_t *trace = sim->config.workload.trace;
+    const sim_trace_op_t *t = &trace->ops[sim->ops_started];
+    sim_page_t *page = &sim->pages[t->page];
+    sim_op_t *op = sim_op_new(sim, t->node, t->page, t->op, page->gva);
+    if (op == NULL)
+        return;
+    op->request.offset = t->offset;
+    op->request.length = t->length;
+    op->request.pages = t->pages;
+    op->request.atomic_op = t->atomic_op;
+    op->request.arg0 = t->arg0;
+    op->request.arg1 = t->arg1;
+    if (t->op == DPU_OP_WRITE) {
+        op->data = malloc(t->length);
+        if (op->data == NULL) {
+            sim_fail(sim, ARI_ENOMEM);
+            return;
+        }
+        for (uint32_t i = 0; i < t->length; i++)
+            op->data[i] = (uint8_t)rng_next(&sim->rng);
+        op->request.data = op->data;
+    }
+    if (t->op == DPU_OP_FREE) {
+        if (page->freeing) { /* already going: nothing to do twice */
+            op->done = true;
+            op->status = ARI_EBUSY;
+            return;
+        }
+        page->freeing = true;
+    }
+    sim_op_issue(sim, op);
+}
+
 static void sim_on_op(sim_t *sim)
 {
     const sim_workload_t *w = &sim->config.workload;
+    if (w->kind == SIM_WORKLOAD_TRACE) {
+        sim_trace_next(sim);
+        if (++sim->ops_started < w->ops) {
+            uint64_t at = w->trace->ops[sim->ops_started].time_ns;
+            sim_event_t next = {.time_ns = at > sim->now_ns ? at : sim->now_ns,
+                                .kind = SIM_EVENT_OP};
+            sim_push(sim, &next);
+        }
+        return;
+    }
     sim_op_next(sim);
     if (++sim->ops_started >= w->ops)
         return;
@@ -1006,7 +1059,11 @@ static int sim_setup_pages(sim_t *sim)
         return ARI_ENOMEM;
     for (uint32_t i = 0; i < w->pages; i++) {
         sim_page_t *page = &sim->pages[i];
-        page->birth = (uint32_t)rng_below(&sim->rng, nodes);
+        page->birth = w->trace != NULL ? w->trace->births[i] : (uint32_t)rng_below(&sim->rng, nodes);
+        if (page->birth == UINT32_MAX) { /* a trace index never declared */
+            page->freeing = true;
+            continue;
+        }
         gva_fields_t f = {.machine = page->birth, .offset = (uint64_t)(i + 1) << GVA_PAGE_SHIFT};
         page->gva = gva_make(&f);
         page->readers = malloc(w->readers * sizeof *page->readers);
@@ -1027,6 +1084,9 @@ static int sim_setup_pages(sim_t *sim)
 static int sim_config_check(const topo_t *topo, const sim_config_t *c)
 {
     const sim_workload_t *w = &c->workload;
+    if ((w->kind == SIM_WORKLOAD_TRACE) != (w->trace != NULL) ||
+        (w->trace != NULL && (w->pages != w->trace->pages || w->ops > w->trace->count)))
+        return ARI_EINVAL;
     if (topo->nodes < 2 || c->link_gbps <= 0 ||
         (c->protocol != SIM_PROTOCOL_PATHCACHE && c->protocol != SIM_PROTOCOL_DIRECTORY) || w->pages == 0 || w->readers == 0 ||
         w->pages > (1u << 20) || w->write_bytes_max == 0 || w->write_ratio < 0 ||
@@ -1048,9 +1108,32 @@ static void sim_quantiles(sim_samples_t *samples, sim_quantiles_t *out)
     out->max = samples->values[samples->count - 1];
 }
 
+/* Every reader reads each of its pages once, and the run waits for all of
+ * it: the operations then start on fully built trees (or sharer lists). */
+static void sim_warmup(sim_t *sim)
+{
+    sim_drain(sim); /* the pages' CREATEs */
+    const sim_workload_t *w = &sim->config.workload;
+    for (uint32_t i = 0; i < w->pages; i++) {
+        for (uint32_t r = 0; r < w->readers; r++) {
+            sim_page_t *page = &sim->pages[i];
+            sim_op_t *op = sim_op_new(sim, page->readers[r], i, DPU_OP_READ, page->gva);
+            if (op == NULL)
+                return;
+            op->start_ns = sim->now_ns;
+            sim_op_issue(sim, op);
+        }
+    }
+    sim_drain(sim);
+    memset(sim->result->traversals_by_type, 0, sizeof sim->result->traversals_by_type);
+}
+
 static void sim_collect(sim_t *sim)
 {
     sim_result_t *r = sim->result;
+    const uint64_t *t = r->traversals_by_type;
+    r->write_traversals = t[MSG_WRITE] + t[MSG_WRITE_ACK] + t[MSG_ATOMIC] +
+                          t[MSG_ATOMIC_RESULT] + t[MSG_UPDATE] + t[MSG_INVAL];
     sim_quantiles(&sim->propagation_ns, &r->propagation_ns);
     sim_quantiles(&sim->propagation_hops, &r->propagation_hops);
     sim_quantiles(&sim->atomic_ns, &r->atomic_latency_ns);
@@ -1132,7 +1215,11 @@ int sim_run(const topo_t *topo, const sim_config_t *config, sim_result_t *result
     clock_gettime(CLOCK_MONOTONIC, &start);
     int status = sim_setup(&sim, topo, config);
     if (status == ARI_OK) {
-        sim_event_t first = {.time_ns = 1000, .kind = SIM_EVENT_OP};
+        if (config->workload.warmup)
+            sim_warmup(&sim);
+        sim_event_t first = {.time_ns = sim.now_ns + 1000, .kind = SIM_EVENT_OP};
+        if (config->workload.trace != NULL && config->workload.trace->ops[0].time_ns > first.time_ns)
+            first.time_ns = config->workload.trace->ops[0].time_ns;
         if (config->workload.ops > 0)
             sim_push(&sim, &first);
         sim_drain(&sim);

@@ -32,7 +32,9 @@ typedef enum {
     SIM_WORKLOAD_ATOMICS_HOTSPOT,
     SIM_WORKLOAD_UNIFORM,
     SIM_WORKLOAD_MIXED,   /* everything at once: for property tests */
+    SIM_WORKLOAD_TRACE,   /* a recorded access trace (trace.h) */
 } sim_workload_kind_t;
+
 
 typedef struct {
     sim_workload_kind_t kind;
@@ -44,6 +46,8 @@ typedef struct {
     double unref_ratio;      /* share of operations that drop a replica (joins, races) */
     double free_ratio;       /* share of operations that free a page and make a new one */
     uint64_t interval_ns;    /* mean time between operations (Poisson arrivals) */
+    bool warmup;             /* every reader reads its pages once before the operations */
+    const struct sim_trace *trace; /* TRACE: the requests to replay (not owned) */
 } sim_workload_t;
 
 typedef enum {
@@ -79,6 +83,8 @@ typedef struct {
     uint64_t ops_submitted, ops_completed, ops_failed, ops_busy;
     uint64_t reads, writes, atomics, gets, unrefs, frees;
     uint64_t events, messages, link_traversals, bytes;
+    uint64_t traversals_by_type[MSG_TYPE_END]; /* link traversals of each message type */
+    uint64_t write_traversals;       /* WRITE/ATOMIC requests, their answers, UPDATE and INVAL */
     uint64_t sim_time_ns;
     double wall_seconds;
     /* Figures */
