@@ -33,6 +33,7 @@ TEST(sim_checks_catch_faults, 30)
 TEST(sim_bad_config, 10)
 TEST(sim_trace_errors, 5)
 TEST(sim_trace_replay, 10)
+TEST(sim_trace_out, 10)
 /* topologies and routing */
 TEST(topo_known_values, 10)
 TEST(topo_moore_bound, 5)

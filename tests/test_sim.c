@@ -307,3 +307,44 @@ TEST_FN(sim_trace_replay)
     topo_free(topo);
     sim_trace_free(trace);
 }
+
+static size_t count_in(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* --trace-out: a Chrome trace with one arrow (s ... f) per link traversal. */
+TEST_FN(sim_trace_out)
+{
+    for (int protocol = SIM_PROTOCOL_PATHCACHE; protocol <= SIM_PROTOCOL_DIRECTORY; protocol++) {
+        FILE *out = tmpfile();
+        CHECK(out != NULL);
+        sim_config_t c;
+        sim_config_default(&c);
+        c.protocol = (sim_protocol_t)protocol;
+        c.workload.ops = 60;
+        c.trace_out = out;
+        char error[TOPO_ERROR_MAX];
+        topo_t *topo;
+        CHECK_OK(topo_build("ring:6", NULL, NULL, &topo, error, sizeof error));
+        sim_result_t r;
+        CHECK_OK(sim_run(topo, &c, &r));
+        topo_free(topo);
+        long size = ftell(out);
+        CHECK(size > 0);
+        char *text = calloc(1, (size_t)size + 1);
+        rewind(out);
+        CHECK_U64(fread(text, 1, (size_t)size, out), ==, (size_t)size);
+        fclose(out);
+        CHECK(strncmp(text, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", 39) == 0);
+        CHECK(strcmp(text + size - 4, "\n]}\n") == 0);
+        size_t starts = count_in(text, "\"ph\":\"s\""), ends = count_in(text, "\"ph\":\"f\"");
+        CHECK_U64(starts, ==, r.link_traversals);
+        CHECK_U64(ends, ==, starts);
+        CHECK(count_in(text, "\"name\":\"DPU ") > 0);
+        free(text);
+    }
+}

@@ -59,6 +59,10 @@ static void sim_usage(FILE *out)
             "  --burst-ns NS      length of a stall (2000)\n"
             "  --events-max N     bound on events; hitting it fails the run\n"
             "output:\n"
+            "  --trace-out FILE   write a Chrome/Perfetto trace JSON of the message flow\n"
+            "                     (a track per DPU, an arrow per message; open it in\n"
+            "                     ui.perfetto.dev or chrome://tracing); small runs only\n"
+            "  --trace-max N      stop tracing after N trace events (default 400000)\n"
             "  --seed S           the run's seed (default 1)\n"
             "  --json             one JSON object (keys in docs/SIMULATOR.md)\n"
             "\n"
@@ -68,6 +72,7 @@ static void sim_usage(FILE *out)
 typedef struct {
     const char *topo;
     const char *trace_path;   /* --workload trace:FILE */
+    const char *trace_out;    /* --trace-out FILE */
     bool ops_given;
     bool json;
     sim_config_t config;
@@ -108,6 +113,7 @@ enum {
     OPT_WRITE_RATIO, OPT_UNREF_RATIO, OPT_FREE_RATIO, OPT_WRITE_BYTES, OPT_INTERVAL,
     OPT_CACHE, OPT_UPDATE_MAX, OPT_PENDING, OPT_HOP, OPT_GBPS, OPT_STEP, OPT_HOST,
     OPT_JITTER, OPT_BURST_RATIO, OPT_BURST_NS, OPT_EVENTS, OPT_HELP, OPT_PROTOCOL, OPT_WARMUP,
+    OPT_TRACE_OUT, OPT_TRACE_MAX,
 };
 
 static const struct option sim_options[] = {
@@ -137,6 +143,8 @@ static const struct option sim_options[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"warmup", no_argument, NULL, OPT_WARMUP},
+    {"trace-out", required_argument, NULL, OPT_TRACE_OUT},
+    {"trace-max", required_argument, NULL, OPT_TRACE_MAX},
     {NULL, 0, NULL, 0},
 };
 
@@ -199,6 +207,8 @@ static int sim_parse_model_option(int option, const char *arg, sim_config_t *c)
     case OPT_BURST_RATIO: return sim_parse_ratio("--burst-ratio", arg, 1, &c->burst_ratio);
     case OPT_BURST_NS: return sim_parse_u64("--burst-ns", arg, 0, 1ull << 40, &c->burst_ns);
     case OPT_EVENTS: return sim_parse_u64("--events-max", arg, 1, UINT64_MAX, &c->events_max);
+    case OPT_TRACE_MAX:
+        return sim_parse_u64("--trace-max", arg, 1, 1ull << 32, &c->trace_events_max);
     }
     return 1;
 }
@@ -222,6 +232,8 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
             args->topo = optarg;
         } else if (option == OPT_JSON) {
             args->json = true;
+        } else if (option == OPT_TRACE_OUT) {
+            args->trace_out = optarg;
         } else if (option == OPT_PROTOCOL) {
             if (sim_protocol_parse(optarg, &args->config.protocol) != ARI_OK) {
                 fprintf(stderr, "ariadne sim: unknown protocol '%s' (pathcache or directory)\n",
@@ -400,10 +412,22 @@ int tool_sim_main(int argc, char **argv)
         topo_free(topo);
         return 1;
     }
+    FILE *trace_file = NULL;
+    if (args.trace_out != NULL && (trace_file = fopen(args.trace_out, "w")) == NULL) {
+        fprintf(stderr, "ariadne sim: cannot write %s: %s\n", args.trace_out, strerror(errno));
+        topo_free(topo);
+        sim_trace_free(trace);
+        return 1;
+    }
+    args.config.trace_out = trace_file;
     sim_result_t result;
     status = sim_run(topo, &args.config, &result);
     topo_free(topo);
     sim_trace_free(trace);
+    if (trace_file != NULL && fclose(trace_file) != 0 && status == ARI_OK) {
+        fprintf(stderr, "ariadne sim: writing %s failed: %s\n", args.trace_out, strerror(errno));
+        return 1;
+    }
     if (status != ARI_OK) {
         fprintf(stderr, "ariadne sim: %s\n", ari_strerror(status));
         return 1;

@@ -21,7 +21,8 @@ typedef struct {
     uint64_t time_ns;
     uint64_t order;        /* push order: the tie-break */
     uint8_t *bytes;        /* MESSAGE: owned by the event */
-    uint64_t cookie;       /* SUBMIT, DONE: the operation */
+    uint64_t cookie;       /* SUBMIT, DONE: the operation; ROUTED: the destination */
+    uint64_t flow;         /* MESSAGE, ROUTED: its arrow in a trace (0: none) */
     uint32_t length;
     uint32_t node;
     uint16_t port;

@@ -104,6 +104,8 @@ struct sim {
     uint64_t ops_started;  /* workload operations issued so far */
     sim_samples_t propagation_ns, propagation_hops, atomic_ns, hotspot_olds;
     uint64_t hotspot_adds;
+    uint64_t trace_written, flow_next;
+    uint8_t *trace_named;  /* per node: its track has a name in the trace */
     int error;             /* first internal error (out of memory) */
 };
 
@@ -176,6 +178,7 @@ void sim_config_default(sim_config_t *config)
     dpu_config_default(&config->dpu);
     sim_workload_default(SIM_WORKLOAD_READMOSTLY, &config->workload);
     config->events_max = 2000000000ull;
+    config->trace_events_max = 400000;
 }
 
 uint64_t sim_result_violations(const sim_result_t *r)
@@ -220,6 +223,72 @@ static void sim_push(sim_t *sim, sim_event_t *event)
 
 static double sim_uniform(sim_t *sim) { return (double)rng_next(&sim->rng) / 18446744073709551616.0; }
 
+/* ------------------------------------------------------------------------
+ * Chrome/Perfetto trace of the message flow: a track per DPU (named on
+ * first use), a slice where a DPU handles a message, an arrow per message.
+ * ------------------------------------------------------------------------ */
+
+static bool sim_trace_room(sim_t *sim, uint64_t events)
+{
+    if (sim->config.trace_out == NULL || sim->trace_written + events > sim->config.trace_events_max)
+        return false;
+    sim->trace_written += events;
+    return true;
+}
+
+static void sim_trace_track(sim_t *sim, uint32_t node)
+{
+    if (sim->trace_named == NULL || sim->trace_named[node])
+        return;
+    sim->trace_named[node] = 1;
+    fprintf(sim->config.trace_out,
+            ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%u,"
+            "\"args\":{\"name\":\"DPU %u\"}}", node, node);
+}
+
+/* A slice on a DPU's track, with the start or the end of a message arrow. */
+static void sim_trace_message(sim_t *sim, uint32_t node, const uint8_t *bytes, size_t length,
+                              uint64_t at_ns, uint64_t flow, bool sending, uint32_t peer)
+{
+    const char *name = length > 1 ? msg_type_name((msg_type_t)bytes[1]) : "?";
+    double ts = (double)at_ns / 1000.0, dur = (double)sim->config.dpu_step_ns / 1000.0;
+    sim_trace_track(sim, node);
+    fprintf(sim->config.trace_out,
+            ",\n{\"name\":\"%s\",\"cat\":\"msg\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
+            "\"pid\":0,\"tid\":%u,\"args\":{\"%s\":%u,\"bytes\":%zu}}",
+            name, ts, dur > 0 ? dur : 0.001, node, sending ? "to" : "from", peer, length);
+    fprintf(sim->config.trace_out,
+            ",\n{\"name\":\"%s\",\"cat\":\"msg\",\"ph\":\"%s\",%s\"id\":%llu,"
+            "\"ts\":%.3f,\"pid\":0,\"tid\":%u}",
+            name, sending ? "s" : "f", sending ? "" : "\"bp\":\"e\",",
+            (unsigned long long)flow, ts, node);
+}
+
+static void sim_trace_begin(sim_t *sim)
+{
+    if (sim->config.trace_out == NULL)
+        return;
+    sim->trace_named = calloc(sim->topo->nodes, 1);
+    if (sim->trace_named == NULL) {
+        sim_fail(sim, ARI_ENOMEM);
+        return;
+    }
+    fprintf(sim->config.trace_out,
+            "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
+            "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,"
+            "\"args\":{\"name\":\"ariadne sim (%s)\"}}",
+            sim_protocol_name(sim->config.protocol));
+}
+
+static void sim_trace_end(sim_t *sim)
+{
+    if (sim->config.trace_out == NULL || sim->trace_named == NULL)
+        return;
+    fprintf(sim->config.trace_out, "\n]}\n");
+    free(sim->trace_named);
+    sim->trace_named = NULL;
+}
+
 /* Puts bytes on the link behind a port of `from`: it leaves after the DPU
  * step, once the link is free (and not stalled), takes size / bandwidth,
  * then the hop latency plus jitter, and never overtakes the message before
@@ -247,6 +316,10 @@ static void sim_link_send(sim_t *sim, uint32_t from, uint32_t port, uint8_t *byt
                          .node = topo_neighbor(topo, from, port),
                          .port = (uint16_t)topo_peer_port(topo, from, port),
                          .length = (uint32_t)length, .bytes = bytes, .cookie = destination};
+    if (sim_trace_room(sim, 4)) {
+        event.flow = ++sim->flow_next;
+        sim_trace_message(sim, from, bytes, length, sim->now_ns, event.flow, true, event.node);
+    }
     sim->result->link_traversals++;
     sim->result->bytes += length;
     if (length > 1 && bytes[1] < MSG_TYPE_END)
@@ -699,6 +772,9 @@ static void sim_on_done(sim_t *sim, const sim_event_t *event)
 
 static void sim_handle(sim_t *sim, sim_event_t *event)
 {
+    if (event->flow != 0)
+        sim_trace_message(sim, event->node, event->bytes, event->length, sim->now_ns, event->flow,
+                          false, topo_neighbor(sim->topo, event->node, event->port));
     switch (event->kind) {
     case SIM_EVENT_MESSAGE:
         dpu_receive(sim->dpus[event->node], event->port, event->bytes, event->length,
@@ -1169,6 +1245,7 @@ static void sim_free(sim_t *sim)
     free(sim->links);
     free(sim->tick_at);
     free(sim->scratch);
+    free(sim->trace_named);
     free(sim->pages);
     free(sim->ops);
     free(sim->propagation_ns.values);
@@ -1215,6 +1292,7 @@ int sim_run(const topo_t *topo, const sim_config_t *config, sim_result_t *result
     clock_gettime(CLOCK_MONOTONIC, &start);
     int status = sim_setup(&sim, topo, config);
     if (status == ARI_OK) {
+        sim_trace_begin(&sim);
         if (config->workload.warmup)
             sim_warmup(&sim);
         sim_event_t first = {.time_ns = sim.now_ns + 1000, .kind = SIM_EVENT_OP};
@@ -1232,6 +1310,7 @@ int sim_run(const topo_t *topo, const sim_config_t *config, sim_result_t *result
         sim_check_leaks(&sim, true);
         sim_count_stuck(&sim);
         sim_collect(&sim);
+        sim_trace_end(&sim);
         status = sim.error;
     }
     clock_gettime(CLOCK_MONOTONIC, &end);

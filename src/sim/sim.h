@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/dpu.h"
 #include "core/topo.h"
@@ -71,6 +72,10 @@ typedef struct {
     /* Test only: drop this share of UPDATE messages. This breaks the link
      * model on purpose, to show the gap re-sync and the checks at work. */
     double fault_drop_update_ratio;
+    /* Optional: write a Chrome/Perfetto trace of the message flow here (a
+     * track per DPU, an arrow per message), at most trace_events_max. */
+    FILE *trace_out;
+    uint64_t trace_events_max;
 } sim_config_t;
 
 typedef struct {
