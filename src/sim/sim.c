@@ -478,7 +478,7 @@ static void sim_observe_replica(sim_t *sim, const dpu_event_t *e)
     if (ordered != NULL) {
         sim_sample(sim, &sim->propagation_ns, sim->now_ns - ordered->value[0]);
         sim_sample(sim, &sim->propagation_hops,
-                   route_distance(sim->route, gva_machine(e->page), e->node));
+                   route_distance(sim->route, e->node, gva_machine(e->page)));
     }
 }
 
@@ -1125,6 +1125,25 @@ static int sim_setup_dpus(sim_t *sim)
     return ARI_OK;
 }
 
+/* A page's readers: distinct nodes other than its birth node while there
+ * are enough of them, drawn with replacement beyond that. */
+static void sim_pick_readers(sim_t *sim, sim_page_t *page)
+{
+    uint32_t nodes = sim->topo->nodes, readers = sim->config.workload.readers;
+    uint8_t *taken = readers < nodes ? calloc((nodes + 7) / 8, 1) : NULL;
+    for (uint32_t r = 0; r < readers; r++) {
+        uint32_t node;
+        do {
+            node = (uint32_t)rng_below(&sim->rng, nodes - 1);
+            node = node >= page->birth ? node + 1 : node; /* never the owner */
+        } while (taken != NULL && (taken[node / 8] >> (node % 8)) & 1);
+        if (taken != NULL)
+            taken[node / 8] |= (uint8_t)(1u << (node % 8));
+        page->readers[r] = node;
+    }
+    free(taken);
+}
+
 /* Pages are born on random nodes, each read by `readers` other nodes. */
 static int sim_setup_pages(sim_t *sim)
 {
@@ -1145,10 +1164,7 @@ static int sim_setup_pages(sim_t *sim)
         page->readers = malloc(w->readers * sizeof *page->readers);
         if (page->readers == NULL)
             return ARI_ENOMEM;
-        for (uint32_t r = 0; r < w->readers; r++) {
-            uint32_t node = (uint32_t)rng_below(&sim->rng, nodes - 1);
-            page->readers[r] = node >= page->birth ? node + 1 : node; /* never the owner */
-        }
+        sim_pick_readers(sim, page);
         sim_op_t *op = sim_op_new(sim, page->birth, i, DPU_OP_CREATE, page->gva);
         if (op == NULL)
             return ARI_ENOMEM;
