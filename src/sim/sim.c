@@ -809,8 +809,16 @@ static void sim_handle(sim_t *sim, sim_event_t *event)
 }
 
 /* Runs until no event is left (or the event bound is reached). */
+static double sim_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
 static void sim_drain(sim_t *sim)
 {
+    double started = sim_seconds();
     sim_event_t event;
     while (sim->error == ARI_OK && sim_queue_pop(&sim->queue, &event)) {
         if (sim->result->events >= sim->config.events_max) {
@@ -823,6 +831,7 @@ static void sim_drain(sim_t *sim)
         sim->now_ns = event.time_ns;
         sim_handle(sim, &event);
     }
+    sim->result->loop_seconds += sim_seconds() - started;
 }
 
 /* ------------------------------------------------------------------------

@@ -91,7 +91,8 @@ typedef struct {
     uint64_t traversals_by_type[MSG_TYPE_END]; /* link traversals of each message type */
     uint64_t write_traversals;       /* WRITE/ATOMIC requests, their answers, UPDATE and INVAL */
     uint64_t sim_time_ns;
-    double wall_seconds;
+    double wall_seconds;             /* the whole run: setup, phases, checks */
+    double loop_seconds;             /* in the event loop only: the rate's base */
     /* Figures */
     sim_quantiles_t propagation_ns;  /* owner ordered -> replica applied */
     sim_quantiles_t propagation_hops;
