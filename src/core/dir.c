@@ -321,16 +321,9 @@ static void dir_home_change(dir_t *dir, pcache_entry_t *master, const msg_t *req
 static void dir_home_atomic(dir_t *dir, pcache_entry_t *master, const msg_t *request,
                             uint8_t *memory)
 {
-    uint64_t *word = (uint64_t *)(void *)(memory + request->offset);
-    uint64_t old = __atomic_load_n(word, __ATOMIC_RELAXED), value;
-    bool changes = true;
-    switch (request->op) {
-    case MSG_ATOMIC_CAS: changes = old == request->arg0; value = request->arg1; break;
-    case MSG_ATOMIC_FETCH_ADD: value = old + request->arg0; break;
-    default: value = request->arg0; break;
-    }
-    if (changes) {
-        __atomic_store_n(word, value, __ATOMIC_RELAXED);
+    uint64_t old, value;
+    if (dpu_atomic_execute(request->op, (uint64_t *)(void *)(memory + request->offset),
+                           request->arg0, request->arg1, &old, &value)) {
         dir_home_change(dir, master, request, request->offset, (const uint8_t *)&value, 8);
     }
     dir->stats.atomics_ordered++;

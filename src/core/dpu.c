@@ -629,21 +629,31 @@ static void dpu_owner_write(dpu_t *dpu, pcache_entry_t *master, msg_t *write, ui
     dpu_retrace(dpu, &ack);
 }
 
+bool dpu_atomic_execute(uint8_t op, uint64_t *word, uint64_t arg0, uint64_t arg1,
+                        uint64_t *old_out, uint64_t *new_out)
+{
+    uint64_t old = __atomic_load_n(word, __ATOMIC_RELAXED), value;
+    bool changes = true;
+    switch (op) {
+    case MSG_ATOMIC_CAS: changes = old == arg0; value = arg1; break;
+    case MSG_ATOMIC_FETCH_ADD: value = old + arg0; break;
+    default: value = arg0; break; /* swap; msg_check allows no other op */
+    }
+    if (changes)
+        __atomic_store_n(word, value, __ATOMIC_RELAXED);
+    *old_out = old;
+    *new_out = value;
+    return changes;
+}
+
 /* Executes an atomic on the master's aligned u64. A CAS that fails
  * changes nothing and takes no version. */
 static void dpu_owner_atomic(dpu_t *dpu, pcache_entry_t *master, msg_t *atomic,
                              uint8_t *memory, uint64_t now_ns)
 {
-    uint64_t *word = (uint64_t *)(void *)(memory + atomic->offset);
-    uint64_t old = __atomic_load_n(word, __ATOMIC_RELAXED), value = old;
-    bool changes = true;
-    switch (atomic->op) {
-    case MSG_ATOMIC_CAS: changes = old == atomic->arg0; value = atomic->arg1; break;
-    case MSG_ATOMIC_FETCH_ADD: value = old + atomic->arg0; break;
-    default: value = atomic->arg0; break; /* swap; msg_check allows no other op */
-    }
-    if (changes) {
-        __atomic_store_n(word, value, __ATOMIC_RELAXED);
+    uint64_t old, value;
+    if (dpu_atomic_execute(atomic->op, (uint64_t *)(void *)(memory + atomic->offset),
+                           atomic->arg0, atomic->arg1, &old, &value)) {
         dpu_owner_ordered(dpu, master, atomic, now_ns);
         dpu_propagate(dpu, master, atomic, atomic->offset, (const uint8_t *)&value, 8);
     } else {

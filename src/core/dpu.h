@@ -141,6 +141,13 @@ typedef struct {
 /* Bytes of encode buffer a DPU with this config needs. */
 size_t dpu_scratch_size(const dpu_config_t *config);
 
+/* Executes an atomic (msg_atomic_op_t) on an aligned word of a master:
+ * stores the new value and returns true when the word changes hands (a CAS
+ * that fails changes nothing); *old_out is the value before. Shared by
+ * every protocol that orders atomics at an owner. */
+bool dpu_atomic_execute(uint8_t op, uint64_t *word, uint64_t arg0, uint64_t arg1,
+                        uint64_t *old_out, uint64_t *new_out);
+
 /* Sensible defaults for a node of `topo` (caller sets node, topo, route). */
 void dpu_config_default(dpu_config_t *config);
 

@@ -347,17 +347,24 @@ static bool sim_fault_drops(sim_t *sim, const uint8_t *bytes, size_t length)
     return false;
 }
 
+/* A DPU's outgoing message, copied for its journey (NULL when the fault
+ * injection drops it or memory ran out). */
+static uint8_t *sim_outgoing(sim_t *sim, const uint8_t *bytes, size_t length)
+{
+    if (sim_fault_drops(sim, bytes, length))
+        return NULL;
+    uint8_t *copy = sim_copy_bytes(sim, bytes, length);
+    if (copy != NULL)
+        sim->result->messages++;
+    return copy;
+}
+
 static void sim_world_send(void *ctx, uint32_t port, const uint8_t *bytes, size_t length)
 {
     sim_node_ctx_t *nc = ctx;
-    sim_t *sim = nc->sim;
-    if (sim_fault_drops(sim, bytes, length))
-        return;
-    uint8_t *copy = sim_copy_bytes(sim, bytes, length);
-    if (copy == NULL)
-        return;
-    sim->result->messages++;
-    sim_link_send(sim, nc->node, port, copy, length, SIM_EVENT_MESSAGE, 0);
+    uint8_t *copy = sim_outgoing(nc->sim, bytes, length);
+    if (copy != NULL)
+        sim_link_send(nc->sim, nc->node, port, copy, length, SIM_EVENT_MESSAGE, 0);
 }
 
 /* A routed message one hop further toward its destination. */
@@ -372,14 +379,9 @@ static void sim_route_on(sim_t *sim, uint32_t at, uint32_t destination, uint8_t 
 static void sim_world_send_to(void *ctx, uint32_t node, const uint8_t *bytes, size_t length)
 {
     sim_node_ctx_t *nc = ctx;
-    sim_t *sim = nc->sim;
-    if (sim_fault_drops(sim, bytes, length))
-        return;
-    uint8_t *copy = sim_copy_bytes(sim, bytes, length);
-    if (copy == NULL)
-        return;
-    sim->result->messages++;
-    sim_route_on(sim, nc->node, node, copy, length);
+    uint8_t *copy = sim_outgoing(nc->sim, bytes, length);
+    if (copy != NULL)
+        sim_route_on(nc->sim, nc->node, node, copy, length);
 }
 
 static uint8_t *sim_world_page_memory(void *ctx, ari_gva_t page, bool create)
