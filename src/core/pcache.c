@@ -152,6 +152,8 @@ uint32_t pcache_capacity(const pcache_t *pcache) { return pcache->capacity; }
 
 pcache_entry_t *pcache_find(pcache_t *pcache, ari_gva_t page)
 {
+    if (pcache->count == 0)
+        return NULL; /* most DPUs of a large network: spare the bucket load */
     for (uint32_t i = pcache->buckets[pcache_bucket(pcache, page)]; i != PCACHE_NIL;
          i = pcache_at(pcache, i)->hash_next) {
         pcache_entry_t *entry = pcache_at(pcache, i);

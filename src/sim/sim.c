@@ -105,6 +105,9 @@ struct sim {
     sim_samples_t propagation_ns, propagation_hops, atomic_ns, hotspot_olds;
     uint64_t hotspot_adds;
     uint64_t trace_written, flow_next;
+    /* Message bytes are reused, not freed: a free list per size class. */
+    void *pool[2];
+    uint32_t pool_count[2];
     uint8_t *trace_named;  /* per node: its track has a name in the trace */
     int error;             /* first internal error (out of memory) */
 };
@@ -327,14 +330,54 @@ static void sim_link_send(sim_t *sim, uint32_t from, uint32_t port, uint8_t *byt
     sim_push(sim, &event);
 }
 
+/* Size classes of message buffers: most messages are small; page data
+ * takes a whole encode buffer. */
+#define SIM_POOL_SMALL 512u
+#define SIM_POOL_KEEP_MAX 65536u
+
+static size_t sim_pool_size(const sim_t *sim, int size_class)
+{
+    return size_class == 0 ? SIM_POOL_SMALL : dpu_scratch_size(&sim->config.dpu);
+}
+
 static uint8_t *sim_copy_bytes(sim_t *sim, const uint8_t *bytes, size_t length)
 {
-    uint8_t *copy = malloc(length);
-    if (copy == NULL)
+    int size_class = length <= SIM_POOL_SMALL ? 0 : 1;
+    uint8_t *copy = sim->pool[size_class];
+    if (copy != NULL) {
+        memcpy(&sim->pool[size_class], copy, sizeof(void *));
+        sim->pool_count[size_class]--;
+    } else if ((copy = malloc(sim_pool_size(sim, size_class))) == NULL) {
         sim_fail(sim, ARI_ENOMEM);
-    else
-        memcpy(copy, bytes, length);
+        return NULL;
+    }
+    assert(length <= sim_pool_size(sim, size_class)); /* DPUs encode into scratch-size buffers */
+    memcpy(copy, bytes, length);
     return copy;
+}
+
+static void sim_release_bytes(sim_t *sim, uint8_t *bytes, size_t length)
+{
+    int size_class = length <= SIM_POOL_SMALL ? 0 : 1;
+    if (sim->pool_count[size_class] == SIM_POOL_KEEP_MAX) {
+        free(bytes);
+        return;
+    }
+    memcpy(bytes, &sim->pool[size_class], sizeof(void *));
+    sim->pool[size_class] = bytes;
+    sim->pool_count[size_class]++;
+}
+
+static void sim_pool_free(sim_t *sim)
+{
+    for (int size_class = 0; size_class < 2; size_class++) {
+        while (sim->pool[size_class] != NULL) {
+            void *next;
+            memcpy(&next, sim->pool[size_class], sizeof next);
+            free(sim->pool[size_class]);
+            sim->pool[size_class] = next;
+        }
+    }
 }
 
 static bool sim_fault_drops(sim_t *sim, const uint8_t *bytes, size_t length)
@@ -781,7 +824,7 @@ static void sim_handle(sim_t *sim, sim_event_t *event)
     case SIM_EVENT_MESSAGE:
         dpu_receive(sim->dpus[event->node], event->port, event->bytes, event->length,
                     sim->now_ns);
-        free(event->bytes);
+        sim_release_bytes(sim, event->bytes, event->length);
         sim_schedule_tick(sim, event->node);
         break;
     case SIM_EVENT_ROUTED:
@@ -790,7 +833,7 @@ static void sim_handle(sim_t *sim, sim_event_t *event)
             break;
         }
         dir_receive(sim->dpus[event->node], event->bytes, event->length, sim->now_ns);
-        free(event->bytes);
+        sim_release_bytes(sim, event->bytes, event->length);
         break;
     case SIM_EVENT_SUBMIT:
         sim_on_submit(sim, event);
@@ -1273,6 +1316,7 @@ static void sim_free(sim_t *sim)
     free(sim->tick_at);
     free(sim->scratch);
     free(sim->trace_named);
+    sim_pool_free(sim);
     free(sim->pages);
     free(sim->ops);
     free(sim->propagation_ns.values);
