@@ -14,6 +14,7 @@
 
 #include "gva.h"
 #include "pcache.h"
+#include "pending.h"
 
 typedef struct {
     ari_gva_t page;
@@ -23,11 +24,6 @@ typedef struct {
     bool used;
 } dir_sharers_t;
 
-typedef struct {
-    uint64_t cookie, seq;
-    ari_gva_t page;
-    uint8_t op;
-} dir_pending_t;
 
 struct dir {
     dpu_config_t config;
@@ -35,8 +31,7 @@ struct dir {
     pcache_t *pages;
     dir_sharers_t *sharers;     /* open addressing, sharers_capacity slots */
     uint32_t sharers_capacity, sharers_count;
-    dir_pending_t *pending;
-    uint32_t pending_count, pending_capacity;
+    pending_table_t pending;
     uint8_t *scratch;
     size_t scratch_size;
     bool scratch_owned;
@@ -56,6 +51,7 @@ int dir_create(const dpu_config_t *config, const dpu_world_t *world, dir_t **dir
     dir->config = *config;
     dir->world = *world;
     dir->seq_next = 1;
+    pending_table_init(&dir->pending, config->pending_max);
     dir->scratch = config->scratch;
     dir->scratch_size = dpu_scratch_size(config);
     int status = pcache_create(config->pcache_capacity, 1, UINT64_MAX / 2, &dir->pages);
@@ -74,7 +70,7 @@ void dir_destroy(dir_t *dir)
     for (uint32_t i = 0; i < dir->sharers_capacity; i++)
         free(dir->sharers[i].nodes);
     free(dir->sharers);
-    free(dir->pending);
+    pending_table_fini(&dir->pending);
     pcache_destroy(dir->pages);
     if (dir->scratch_owned)
         free(dir->scratch);
@@ -223,8 +219,7 @@ static void dir_entry_release(dir_t *dir, pcache_entry_t *entry);
 
 static void dir_complete_at(dir_t *dir, uint32_t index, dpu_completion_t *c)
 {
-    dir_pending_t p = dir->pending[index];
-    dir->pending[index] = dir->pending[--dir->pending_count];
+    pending_t p = pending_remove(&dir->pending, index);
     c->cookie = p.cookie;
     c->op = (dpu_op_t)p.op;
     c->page = p.page;
@@ -240,8 +235,8 @@ static void dir_complete_at(dir_t *dir, uint32_t index, dpu_completion_t *c)
 
 static void dir_complete_reads(dir_t *dir, ari_gva_t page, int status, uint64_t version)
 {
-    for (uint32_t i = 0; i < dir->pending_count;) {
-        if (dir->pending[i].op == DPU_OP_READ && gva_equal(dir->pending[i].page, page)) {
+    for (uint32_t i = 0; i < dir->pending.count;) {
+        if (dir->pending.items[i].op == DPU_OP_READ && gva_equal(dir->pending.items[i].page, page)) {
             dpu_completion_t c = {.status = status, .version = version};
             dir_complete_at(dir, i, &c);
             continue;
@@ -250,21 +245,10 @@ static void dir_complete_reads(dir_t *dir, ari_gva_t page, int status, uint64_t 
     }
 }
 
-static dir_pending_t *dir_pending_add(dir_t *dir, dpu_op_t op, ari_gva_t page, uint64_t cookie)
+static pending_t *dir_pending_add(dir_t *dir, dpu_op_t op, ari_gva_t page, uint64_t cookie)
 {
-    if (dir->pending_count == dir->config.pending_max)
-        return NULL;
-    if (dir->pending_count == dir->pending_capacity) {
-        uint32_t capacity = dir->pending_capacity ? 2 * dir->pending_capacity : 4;
-        dir_pending_t *grown = realloc(dir->pending, capacity * sizeof *grown);
-        if (grown == NULL)
-            return NULL;
-        dir->pending = grown;
-        dir->pending_capacity = capacity;
-    }
-    dir_pending_t *p = &dir->pending[dir->pending_count++];
-    *p = (dir_pending_t){.cookie = cookie, .page = page, .op = (uint8_t)op};
-    pcache_entry_t *entry = pcache_find(dir->pages, page);
+    pending_t *p = pending_add(&dir->pending, (uint8_t)op, page, cookie);
+    pcache_entry_t *entry = p != NULL ? pcache_find(dir->pages, page) : NULL;
     if (entry != NULL)
         entry->pending++;
     return p;
@@ -392,9 +376,9 @@ static void dir_home_free_done(dir_t *dir, pcache_entry_t *master)
     dir->world.page_drop(dir->world.ctx, page);
     dir_observe(dir, DPU_EVENT_DROP, page, master->version, 0, 0);
     pcache_remove(dir->pages, master);
-    for (uint32_t i = 0; i < dir->pending_count;) {
-        if (gva_equal(dir->pending[i].page, page)) {
-            dpu_completion_t c = {.status = dir->pending[i].op == DPU_OP_FREE ? ARI_OK
+    for (uint32_t i = 0; i < dir->pending.count;) {
+        if (gva_equal(dir->pending.items[i].page, page)) {
+            dpu_completion_t c = {.status = dir->pending.items[i].op == DPU_OP_FREE ? ARI_OK
                                                                               : ARI_ENOENT};
             dir_complete_at(dir, i, &c);
             continue;
@@ -517,16 +501,15 @@ static void dir_deliver(dir_t *dir, const msg_t *m)
         break;
     }
     /* WRITE_ACK, ATOMIC_RESULT, GET_DATA, ERROR: complete by seq. */
-    for (uint32_t i = 0; i < dir->pending_count; i++) {
-        if (dir->pending[i].seq != m->seq || dir->pending[i].op == DPU_OP_READ)
-            continue;
+    int64_t index = pending_find_seq(&dir->pending, m->seq, DPU_OP_READ);
+    if (index >= 0) {
         dpu_completion_t c = {.status = m->type == MSG_ERROR ? m->status : ARI_OK,
                               .version = m->version, .value = m->arg0};
         if (m->type == MSG_GET_DATA) {
             c.data = m->data;
             c.length = m->data_length;
         }
-        dir_complete_at(dir, i, &c);
+        dir_complete_at(dir, (uint32_t)index, &c);
         return;
     }
     if (m->type == MSG_ERROR && (m->op == MSG_REF || m->op == MSG_SYNC)) {
@@ -591,7 +574,7 @@ static int dir_submit_read(dir_t *dir, const dpu_request_t *r)
 
 static int dir_submit_ordered(dir_t *dir, const dpu_request_t *r)
 {
-    dir_pending_t *p = dir_pending_add(dir, r->op, r->page, r->cookie);
+    pending_t *p = dir_pending_add(dir, r->op, r->page, r->cookie);
     if (p == NULL)
         return ARI_EBUSY;
     p->seq = dir->seq_next++;

@@ -22,6 +22,7 @@
 #include "gva.h"
 #include "order.h"
 #include "pcache.h"
+#include "pending.h"
 
 /* ------------------------------------------------------------------------
  * State
@@ -32,15 +33,6 @@
 #define DPU_TICK_BUDGET 64u      /* aged entries or held requests per tick */
 #define DPU_FIELDS_BYTES 256u    /* a message's fixed fields, generously */
 
-typedef struct {
-    uint64_t cookie;
-    uint64_t seq;          /* WRITE, ATOMIC, GET: the request's seq */
-    uint64_t retry_at_ns;  /* READ: when to send the REF again (0: not waiting) */
-    ari_gva_t page;
-    uint8_t op;            /* dpu_op_t */
-    uint8_t retries;
-    bool silent;           /* read-ahead: no completion goes to the host */
-} dpu_pending_t;
 
 struct dpu {
     dpu_config_t config;
@@ -51,8 +43,7 @@ struct dpu {
     const uint32_t *port_peer;  /* node on each port */
     uint8_t *scratch;           /* encode buffer */
     size_t scratch_size;
-    dpu_pending_t *pending;     /* dense array, pending_count in use */
-    uint32_t pending_count, pending_capacity;
+    pending_table_t pending;    /* this node's outstanding host requests */
     bool scratch_owned;
     uint64_t seq_next;
     uint64_t now_ns;            /* the time of the step being taken */
@@ -132,6 +123,7 @@ int dpu_create(const dpu_config_t *config, const dpu_world_t *world, dpu_t **dpu
     dpu->scratch_size = dpu_scratch_size(config);
     dpu->scratch = config->scratch;
     dpu->seq_next = 1;
+    pending_table_init(&dpu->pending, config->pending_max);
     status = pcache_create(config->pcache_capacity, dpu->ports > 0 ? dpu->ports : 1,
                            config->pcache_ttl_ns, &dpu->pcache);
     if (status != ARI_OK) {
@@ -150,14 +142,14 @@ void dpu_destroy(dpu_t *dpu)
     order_destroy(dpu->order);
     if (dpu->scratch_owned)
         free(dpu->scratch);
-    free(dpu->pending);
+    pending_table_fini(&dpu->pending);
     free(dpu);
 }
 
 const dpu_stats_t *dpu_stats(const dpu_t *dpu) { return &dpu->stats; }
 uint32_t dpu_node(const dpu_t *dpu) { return dpu->config.node; }
 struct pcache *dpu_pcache(dpu_t *dpu) { return dpu->pcache; }
-uint32_t dpu_pending(const dpu_t *dpu) { return dpu->pending_count; }
+uint32_t dpu_pending(const dpu_t *dpu) { return dpu->pending.count; }
 
 /* The port whose link leads to a neighbour, or -1. */
 static int dpu_port_to(const dpu_t *dpu, uint32_t node)
@@ -193,31 +185,10 @@ static void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, u
  * Pending host requests
  * ------------------------------------------------------------------------ */
 
-static uint32_t dpu_page_pending_count(const dpu_t *dpu, ari_gva_t page)
+static pending_t *dpu_pending_add(dpu_t *dpu, dpu_op_t op, ari_gva_t page, uint64_t cookie)
 {
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < dpu->pending_count; i++)
-        count += gva_equal(dpu->pending[i].page, page);
-    return count;
-}
-
-static dpu_pending_t *dpu_pending_add(dpu_t *dpu, dpu_op_t op, ari_gva_t page, uint64_t cookie)
-{
-    if (dpu->pending_count == dpu->config.pending_max)
-        return NULL;
-    if (dpu->pending_count == dpu->pending_capacity) {
-        uint32_t capacity = dpu->pending_capacity ? 2 * dpu->pending_capacity : 4;
-        if (capacity > dpu->config.pending_max)
-            capacity = dpu->config.pending_max;
-        dpu_pending_t *grown = realloc(dpu->pending, capacity * sizeof *grown);
-        if (grown == NULL)
-            return NULL;
-        dpu->pending = grown;
-        dpu->pending_capacity = capacity;
-    }
-    dpu_pending_t *p = &dpu->pending[dpu->pending_count++];
-    *p = (dpu_pending_t){.cookie = cookie, .page = page, .op = (uint8_t)op};
-    pcache_entry_t *entry = pcache_find(dpu->pcache, page);
+    pending_t *p = pending_add(&dpu->pending, (uint8_t)op, page, cookie);
+    pcache_entry_t *entry = p != NULL ? pcache_find(dpu->pcache, page) : NULL;
     if (entry != NULL)
         entry->pending++;
     return p;
@@ -228,9 +199,7 @@ static void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry);
 /* Completes and removes pending[index]. */
 static void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *completion)
 {
-    assert(index < dpu->pending_count);
-    dpu_pending_t p = dpu->pending[index];
-    dpu->pending[index] = dpu->pending[--dpu->pending_count];
+    pending_t p = pending_remove(&dpu->pending, index);
     completion->cookie = p.cookie;
     completion->op = (dpu_op_t)p.op;
     completion->page = p.page;
@@ -247,20 +216,11 @@ static void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *c
         dpu_entry_release(dpu, entry);
 }
 
-static int64_t dpu_pending_find_seq(const dpu_t *dpu, uint64_t seq)
-{
-    for (uint32_t i = 0; i < dpu->pending_count; i++) {
-        if (dpu->pending[i].seq == seq && dpu->pending[i].op != DPU_OP_READ)
-            return i;
-    }
-    return -1;
-}
-
 /* Completes every READ waiting on a page. */
 static void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, uint64_t version)
 {
-    for (uint32_t i = 0; i < dpu->pending_count;) {
-        dpu_pending_t *p = &dpu->pending[i];
+    for (uint32_t i = 0; i < dpu->pending.count;) {
+        pending_t *p = &dpu->pending.items[i];
         if (p->op == DPU_OP_READ && gva_equal(p->page, page)) {
             dpu_completion_t c = {.status = status, .version = version};
             dpu_pending_complete(dpu, i, &c);
@@ -268,18 +228,6 @@ static void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, u
         }
         i++;
     }
-}
-
-/* The seq of this node's newest unanswered WRITE, ATOMIC or GET to a page. */
-static uint64_t dpu_pending_prev(const dpu_t *dpu, ari_gva_t page)
-{
-    uint64_t prev = 0;
-    for (uint32_t i = 0; i < dpu->pending_count; i++) {
-        const dpu_pending_t *p = &dpu->pending[i];
-        if (p->op != DPU_OP_READ && p->seq > prev && gva_equal(p->page, page))
-            prev = p->seq;
-    }
-    return prev;
 }
 
 /* ------------------------------------------------------------------------
@@ -441,7 +389,7 @@ static pcache_entry_t *dpu_entry_insert(dpu_t *dpu, ari_gva_t page, uint64_t now
         entry = pcache_insert(dpu->pcache, page, now_ns);
         assert(entry != NULL);
     }
-    entry->pending = dpu_page_pending_count(dpu, page);
+    entry->pending = pending_count_page(&dpu->pending, page);
     return entry;
 }
 
@@ -827,8 +775,8 @@ static void dpu_deliver_read_error(dpu_t *dpu, const msg_t *answer, int status)
 static bool dpu_schedule_retry(dpu_t *dpu, ari_gva_t page)
 {
     bool any = false;
-    for (uint32_t i = 0; i < dpu->pending_count; i++) {
-        dpu_pending_t *p = &dpu->pending[i];
+    for (uint32_t i = 0; i < dpu->pending.count; i++) {
+        pending_t *p = &dpu->pending.items[i];
         if (p->op != DPU_OP_READ || !gva_equal(p->page, page) ||
             p->retries >= dpu->config.retries_max)
             continue;
@@ -880,7 +828,7 @@ static void dpu_deliver(dpu_t *dpu, const msg_t *answer)
     default:
         break;
     }
-    index = dpu_pending_find_seq(dpu, answer->seq);
+    index = pending_find_seq(&dpu->pending, answer->seq, DPU_OP_READ);
     if (index < 0 || answer->origin != dpu->config.node) {
         dpu_stray(dpu, answer->type, answer->page);
         return;
@@ -951,8 +899,8 @@ static void dpu_inval(dpu_t *dpu, const msg_t *inval, const uint8_t *bytes, size
 /* Fails this node's requests on a page that is gone. */
 static void dpu_fail_page(dpu_t *dpu, ari_gva_t page)
 {
-    for (uint32_t i = 0; i < dpu->pending_count;) {
-        if (gva_equal(dpu->pending[i].page, page)) {
+    for (uint32_t i = 0; i < dpu->pending.count;) {
+        if (gva_equal(dpu->pending.items[i].page, page)) {
             dpu_completion_t c = {.status = ARI_ENOENT};
             dpu_pending_complete(dpu, i, &c);
             continue;
@@ -979,8 +927,8 @@ static void dpu_prune_finish(dpu_t *dpu, pcache_entry_t *entry)
     pcache_remove(dpu->pcache, entry);
     if (master) {
         /* The FREE request is the one pending op FREE on this page. */
-        for (uint32_t i = 0; i < dpu->pending_count; i++) {
-            if (dpu->pending[i].op == DPU_OP_FREE && gva_equal(dpu->pending[i].page, page)) {
+        for (uint32_t i = 0; i < dpu->pending.count; i++) {
+            if (dpu->pending.items[i].op == DPU_OP_FREE && gva_equal(dpu->pending.items[i].page, page)) {
                 dpu_completion_t c = {.status = ARI_OK};
                 dpu_pending_complete(dpu, i, &c);
                 break;
@@ -1197,7 +1145,7 @@ static int dpu_submit_read_one(dpu_t *dpu, ari_gva_t page, uint64_t cookie, bool
     }
     if (entry == NULL && (entry = dpu_entry_insert(dpu, page, now_ns)) == NULL)
         return ARI_EBUSY;
-    dpu_pending_t *p = dpu_pending_add(dpu, DPU_OP_READ, page, cookie);
+    pending_t *p = dpu_pending_add(dpu, DPU_OP_READ, page, cookie);
     if (p == NULL) {
         dpu_entry_release(dpu, entry);
         return ARI_EBUSY;
@@ -1219,7 +1167,7 @@ static int dpu_submit_read(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
 {
     uint32_t pages = r->pages > 1 ? r->pages : 1;
     uint64_t page_size = gva_page_size(r->page);
-    if (pages > MSG_RUN_MAX || dpu->pending_count + pages > dpu->config.pending_max ||
+    if (pages > MSG_RUN_MAX || dpu->pending.count + pages > dpu->pending.max ||
         r->page.lo > UINT64_MAX - pages * page_size)
         return pages > MSG_RUN_MAX ? ARI_EINVAL : ARI_EBUSY;
     /* A run asks once for the pages none of whose state is known here. */
@@ -1246,8 +1194,8 @@ static int dpu_submit_read(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
 /* WRITE, ATOMIC and GET: pipelined, ordered by seq and prev. */
 static int dpu_submit_ordered(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
 {
-    uint64_t prev = dpu_pending_prev(dpu, r->page);
-    dpu_pending_t *p = dpu_pending_add(dpu, r->op, r->page, r->cookie);
+    uint64_t prev = pending_newest_seq(&dpu->pending, r->page, DPU_OP_READ);
+    pending_t *p = dpu_pending_add(dpu, r->op, r->page, r->cookie);
     if (p == NULL)
         return ARI_EBUSY;
     p->seq = dpu->seq_next++;
@@ -1408,8 +1356,8 @@ static void dpu_tick_held(dpu_t *dpu, uint64_t now_ns)
 
 static void dpu_tick_retries(dpu_t *dpu, uint64_t now_ns)
 {
-    for (uint32_t i = 0; i < dpu->pending_count && dpu->retries_waiting > 0; i++) {
-        dpu_pending_t *p = &dpu->pending[i];
+    for (uint32_t i = 0; i < dpu->pending.count && dpu->retries_waiting > 0; i++) {
+        pending_t *p = &dpu->pending.items[i];
         if (p->op != DPU_OP_READ || p->retry_at_ns == 0 || p->retry_at_ns > now_ns)
             continue;
         p->retry_at_ns = 0;
@@ -1426,8 +1374,8 @@ static void dpu_tick_retries(dpu_t *dpu, uint64_t now_ns)
 uint64_t dpu_deadline(const dpu_t *dpu)
 {
     uint64_t next = dpu->order != NULL ? order_next_deadline(dpu->order) : UINT64_MAX;
-    for (uint32_t i = 0; i < dpu->pending_count && dpu->retries_waiting > 0; i++) {
-        uint64_t at = dpu->pending[i].retry_at_ns;
+    for (uint32_t i = 0; i < dpu->pending.count && dpu->retries_waiting > 0; i++) {
+        uint64_t at = dpu->pending.items[i].retry_at_ns;
         if (at != 0 && at < next)
             next = at;
     }
