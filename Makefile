@@ -81,7 +81,7 @@ fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	  name=$$(basename $$f); mkdir -p build/fuzz/corpus-$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 build/fuzz/corpus-$$name tests/fuzz/seeds-$$name 2>build/fuzz/$$name.log \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=30 -max_len=8192 -print_final_stats=1 build/fuzz/corpus-$$name tests/fuzz/seeds-$$name 2>build/fuzz/$$name.log \
 	    || { tail -50 build/fuzz/$$name.log; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|Done' build/fuzz/$$name.log | tr '\n' ' '; echo; \
 	done
