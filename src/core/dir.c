@@ -32,9 +32,7 @@ struct dir {
     dir_sharers_t *sharers;     /* open addressing, sharers_capacity slots */
     uint32_t sharers_capacity, sharers_count;
     pending_table_t pending;
-    uint8_t *scratch;
-    size_t scratch_size;
-    bool scratch_owned;
+    msg_buffer_t scratch;
     uint64_t seq_next, now_ns;
     dpu_stats_t stats;
 };
@@ -52,8 +50,7 @@ int dir_create(const dpu_config_t *config, const dpu_world_t *world, dir_t **dir
     dir->world = *world;
     dir->seq_next = 1;
     pending_table_init(&dir->pending, config->pending_max);
-    dir->scratch = config->scratch;
-    dir->scratch_size = dpu_scratch_size(config);
+    dir->scratch = (msg_buffer_t){config->scratch, dpu_scratch_size(config), false};
     int status = pcache_create(config->pcache_capacity, 1, UINT64_MAX / 2, &dir->pages);
     if (status != ARI_OK) {
         free(dir);
@@ -72,8 +69,7 @@ void dir_destroy(dir_t *dir)
     free(dir->sharers);
     pending_table_fini(&dir->pending);
     pcache_destroy(dir->pages);
-    if (dir->scratch_owned)
-        free(dir->scratch);
+    msg_buffer_fini(&dir->scratch);
     free(dir);
 }
 
@@ -190,18 +186,10 @@ uint64_t dir_sharer_bytes(const dir_t *dir)
 
 static void dir_send(dir_t *dir, uint32_t node, const msg_t *msg)
 {
-    if (dir->scratch == NULL) {
-        dir->scratch = malloc(dir->scratch_size);
-        dir->scratch_owned = true;
-        assert(dir->scratch != NULL);
-    }
-    size_t length = 0;
-    int status = msg_encode(msg, dir->scratch, dir->scratch_size, &length);
-    assert(status == ARI_OK); /* built from checked parts */
-    (void)status;
+    size_t length = msg_buffer_encode(&dir->scratch, msg);
     dir->stats.messages_out++;
     dir->stats.bytes_out += length;
-    dir->world.send_to(dir->world.ctx, node, dir->scratch, length);
+    dir->world.send_to(dir->world.ctx, node, dir->scratch.bytes, length);
 }
 
 static void dir_deliver(dir_t *dir, const msg_t *answer);
@@ -219,16 +207,13 @@ static void dir_entry_release(dir_t *dir, pcache_entry_t *entry);
 
 static void dir_complete_at(dir_t *dir, uint32_t index, dpu_completion_t *c)
 {
-    pending_t p = pending_remove(&dir->pending, index);
+    pending_t p = pending_remove_pinned(&dir->pending, dir->pages, index);
     c->cookie = p.cookie;
     c->op = (dpu_op_t)p.op;
     c->page = p.page;
-    pcache_entry_t *entry = pcache_find(dir->pages, p.page);
-    if (entry != NULL && entry->pending > 0)
-        entry->pending--;
     dir->world.complete(dir->world.ctx, c);
     /* The copy may have gone (dropped, pruned) while this was outstanding. */
-    entry = pcache_find(dir->pages, p.page);
+    pcache_entry_t *entry = pcache_find(dir->pages, p.page);
     if (entry != NULL)
         dir_entry_release(dir, entry);
 }
@@ -247,11 +232,16 @@ static void dir_complete_reads(dir_t *dir, ari_gva_t page, int status, uint64_t 
 
 static pending_t *dir_pending_add(dir_t *dir, dpu_op_t op, ari_gva_t page, uint64_t cookie)
 {
-    pending_t *p = pending_add(&dir->pending, (uint8_t)op, page, cookie);
-    pcache_entry_t *entry = p != NULL ? pcache_find(dir->pages, page) : NULL;
+    return pending_add_pinned(&dir->pending, dir->pages, (uint8_t)op, page, cookie);
+}
+
+/* A new page entry, pinned by the requests already pending on its page. */
+static pcache_entry_t *dir_entry_insert(dir_t *dir, ari_gva_t page)
+{
+    pcache_entry_t *entry = pcache_insert(dir->pages, page, dir->now_ns);
     if (entry != NULL)
-        entry->pending++;
-    return p;
+        pending_pin_new_entry(&dir->pending, entry);
+    return entry;
 }
 
 /* Forgets a page entry that holds nothing and waits for nothing. */
@@ -550,7 +540,7 @@ static int dir_submit_read(dir_t *dir, const dpu_request_t *r)
         dir->world.complete(dir->world.ctx, &c);
         return ARI_OK;
     }
-    if (entry == NULL && (entry = pcache_insert(dir->pages, r->page, dir->now_ns)) == NULL)
+    if (entry == NULL && (entry = dir_entry_insert(dir, r->page)) == NULL)
         return ARI_EBUSY;
     if (dir_pending_add(dir, DPU_OP_READ, r->page, r->cookie) == NULL) {
         dir_entry_release(dir, entry);
@@ -598,7 +588,7 @@ static int dir_submit_create(dir_t *dir, const dpu_request_t *r)
 {
     if (gva_machine(r->page) != dir->config.node || pcache_find(dir->pages, r->page) != NULL)
         return ARI_EINVAL;
-    pcache_entry_t *entry = pcache_insert(dir->pages, r->page, dir->now_ns);
+    pcache_entry_t *entry = dir_entry_insert(dir, r->page);
     if (entry == NULL)
         return ARI_EBUSY;
     if (dir->world.page_memory(dir->world.ctx, r->page, true) == NULL) {

@@ -41,10 +41,8 @@ struct dpu {
     order_t *order;
     uint32_t ports;
     const uint32_t *port_peer;  /* node on each port */
-    uint8_t *scratch;           /* encode buffer */
-    size_t scratch_size;
+    msg_buffer_t scratch;       /* encode buffer */
     pending_table_t pending;    /* this node's outstanding host requests */
-    bool scratch_owned;
     uint64_t seq_next;
     uint64_t now_ns;            /* the time of the step being taken */
     uint32_t retries_waiting;   /* READs with a retry time set */
@@ -120,8 +118,7 @@ int dpu_create(const dpu_config_t *config, const dpu_world_t *world, dpu_t **dpu
     dpu->world = *world;
     dpu->ports = topo_degree(config->topo, config->node);
     dpu->port_peer = &config->topo->neighbor[config->topo->offsets[config->node]];
-    dpu->scratch_size = dpu_scratch_size(config);
-    dpu->scratch = config->scratch;
+    dpu->scratch = (msg_buffer_t){config->scratch, dpu_scratch_size(config), false};
     dpu->seq_next = 1;
     pending_table_init(&dpu->pending, config->pending_max);
     status = pcache_create(config->pcache_capacity, dpu->ports > 0 ? dpu->ports : 1,
@@ -140,8 +137,7 @@ void dpu_destroy(dpu_t *dpu)
         return;
     pcache_destroy(dpu->pcache);
     order_destroy(dpu->order);
-    if (dpu->scratch_owned)
-        free(dpu->scratch);
+    msg_buffer_fini(&dpu->scratch);
     pending_table_fini(&dpu->pending);
     free(dpu);
 }
@@ -187,11 +183,7 @@ static void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, u
 
 static pending_t *dpu_pending_add(dpu_t *dpu, dpu_op_t op, ari_gva_t page, uint64_t cookie)
 {
-    pending_t *p = pending_add(&dpu->pending, (uint8_t)op, page, cookie);
-    pcache_entry_t *entry = p != NULL ? pcache_find(dpu->pcache, page) : NULL;
-    if (entry != NULL)
-        entry->pending++;
-    return p;
+    return pending_add_pinned(&dpu->pending, dpu->pcache, (uint8_t)op, page, cookie);
 }
 
 static void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry);
@@ -199,19 +191,14 @@ static void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry);
 /* Completes and removes pending[index]. */
 static void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *completion)
 {
-    pending_t p = pending_remove(&dpu->pending, index);
+    pending_t p = pending_remove_pinned(&dpu->pending, dpu->pcache, index);
     completion->cookie = p.cookie;
     completion->op = (dpu_op_t)p.op;
     completion->page = p.page;
-    pcache_entry_t *entry = pcache_find(dpu->pcache, p.page);
-    if (entry != NULL) {
-        assert(entry->pending > 0);
-        entry->pending--;
-    }
     if (!p.silent)
         dpu->world.complete(dpu->world.ctx, completion);
     /* The host may have dropped its copy while this was outstanding. */
-    entry = pcache_find(dpu->pcache, p.page);
+    pcache_entry_t *entry = pcache_find(dpu->pcache, p.page);
     if (entry != NULL)
         dpu_entry_release(dpu, entry);
 }
@@ -242,26 +229,15 @@ static void dpu_send_bytes(dpu_t *dpu, uint32_t port, const uint8_t *bytes, size
     dpu->world.send(dpu->world.ctx, port, bytes, length);
 }
 
-/* Encodes into the scratch buffer; our own messages are valid by
- * construction (their parts were checked on the way in). */
 static size_t dpu_encode(dpu_t *dpu, const msg_t *msg)
 {
-    if (dpu->scratch == NULL) {
-        dpu->scratch = malloc(dpu->scratch_size);
-        dpu->scratch_owned = true;
-        assert(dpu->scratch != NULL); /* a DPU that cannot send cannot go on */
-    }
-    size_t length = 0;
-    int status = msg_encode(msg, dpu->scratch, dpu->scratch_size, &length);
-    assert(status == ARI_OK);
-    (void)status;
-    return length;
+    return msg_buffer_encode(&dpu->scratch, msg);
 }
 
 static void dpu_send(dpu_t *dpu, uint32_t port, const msg_t *msg)
 {
     size_t length = dpu_encode(dpu, msg);
-    dpu_send_bytes(dpu, port, dpu->scratch, length);
+    dpu_send_bytes(dpu, port, dpu->scratch.bytes, length);
 }
 
 /* Sends one message to every port of a set. */
@@ -272,7 +248,7 @@ static void dpu_send_ports(dpu_t *dpu, uint64_t ports, const msg_t *msg)
     size_t length = dpu_encode(dpu, msg);
     for (uint32_t port = 0; ports != 0; port++, ports >>= 1) {
         if (ports & 1u)
-            dpu_send_bytes(dpu, port, dpu->scratch, length);
+            dpu_send_bytes(dpu, port, dpu->scratch.bytes, length);
     }
 }
 
@@ -389,7 +365,7 @@ static pcache_entry_t *dpu_entry_insert(dpu_t *dpu, ari_gva_t page, uint64_t now
         entry = pcache_insert(dpu->pcache, page, now_ns);
         assert(entry != NULL);
     }
-    entry->pending = pending_count_page(&dpu->pending, page);
+    pending_pin_new_entry(&dpu->pending, entry);
     return entry;
 }
 
@@ -638,7 +614,7 @@ static void dpu_owner_ordered_request(dpu_t *dpu, pcache_entry_t *master, msg_t 
     if (!order_ready(order, master->page, request->origin, request->prev)) {
         if (bytes == NULL) { /* this node's own request: hold its encoding */
             length = dpu_encode(dpu, request);
-            bytes = dpu->scratch;
+            bytes = dpu->scratch.bytes;
         }
         int status = order_hold(order, master->page, request->origin, request->prev, from,
                                 bytes, length, now_ns + dpu->config.hold_ns);

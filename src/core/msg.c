@@ -8,6 +8,7 @@
 #include "msg.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gva.h"
@@ -535,4 +536,30 @@ void msg_queue_put(uint8_t *storage, uint32_t index, msg_queue_entry_t entry)
     msg_put64(p + 4, entry.timestamp);
     p[12] = entry.priority;
     p[13] = entry.port;
+}
+
+/* ------------------------------------------------------------------------
+ * Encode buffers
+ * ------------------------------------------------------------------------ */
+
+size_t msg_buffer_encode(msg_buffer_t *buffer, const msg_t *msg)
+{
+    if (buffer->bytes == NULL) {
+        buffer->bytes = malloc(buffer->size);
+        buffer->owned = true;
+        assert(buffer->bytes != NULL); /* a sender that cannot send cannot go on */
+    }
+    size_t length = 0;
+    int status = msg_encode(msg, buffer->bytes, buffer->size, &length);
+    assert(status == ARI_OK); /* built from parts checked on the way in */
+    (void)status;
+    return length;
+}
+
+void msg_buffer_fini(msg_buffer_t *buffer)
+{
+    if (buffer->owned)
+        free(buffer->bytes);
+    buffer->bytes = NULL;
+    buffer->owned = false;
 }

@@ -145,6 +145,19 @@ int msg_peek_length(const uint8_t *buffer, size_t length, size_t *total_out);
 
 const char *msg_type_name(msg_type_t type);
 
+/* An encode buffer for one sender: the caller's bytes (shared by senders
+ * that never encode at the same time), or allocated on first use. */
+typedef struct {
+    uint8_t *bytes;
+    size_t size;
+    bool owned;
+} msg_buffer_t;
+
+/* Encodes one of our own messages (valid by construction: asserted) into
+ * the buffer; returns its length. */
+size_t msg_buffer_encode(msg_buffer_t *buffer, const msg_t *msg);
+void msg_buffer_fini(msg_buffer_t *buffer);
+
 /* ------------------------------------------------------------------------
  * Views
  * ------------------------------------------------------------------------ */

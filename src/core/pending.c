@@ -48,6 +48,32 @@ pending_t pending_remove(pending_table_t *table, uint32_t index)
     return p;
 }
 
+pending_t *pending_add_pinned(pending_table_t *table, pcache_t *pcache, uint8_t op,
+                              ari_gva_t page, uint64_t cookie)
+{
+    pending_t *p = pending_add(table, op, page, cookie);
+    pcache_entry_t *entry = p != NULL ? pcache_find(pcache, page) : NULL;
+    if (entry != NULL)
+        entry->pending++;
+    return p;
+}
+
+pending_t pending_remove_pinned(pending_table_t *table, pcache_t *pcache, uint32_t index)
+{
+    pending_t p = pending_remove(table, index);
+    pcache_entry_t *entry = pcache_find(pcache, p.page);
+    if (entry != NULL) {
+        assert(entry->pending > 0); /* pins and requests are kept in step */
+        entry->pending--;
+    }
+    return p;
+}
+
+void pending_pin_new_entry(const pending_table_t *table, pcache_entry_t *entry)
+{
+    entry->pending = pending_count_page(table, entry->page);
+}
+
 int64_t pending_find_seq(const pending_table_t *table, uint64_t seq, uint8_t skip_op)
 {
     for (uint32_t i = 0; i < table->count; i++) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ariadne.h"
+#include "pcache.h"
 
 typedef struct {
     uint64_t cookie;       /* the host's, handed back in the completion */
@@ -35,6 +36,15 @@ void pending_table_fini(pending_table_t *table);
 pending_t *pending_add(pending_table_t *table, uint8_t op, ari_gva_t page, uint64_t cookie);
 /* Removes items[index] (the last one takes its place) and returns it. */
 pending_t pending_remove(pending_table_t *table, uint32_t index);
+
+/* The same, keeping the path cache's count of pending requests per page
+ * (entry->pending, which pins the entry) in step: a page's entry holds as
+ * many pins as the table holds requests for that page. */
+pending_t *pending_add_pinned(pending_table_t *table, pcache_t *pcache, uint8_t op,
+                              ari_gva_t page, uint64_t cookie);
+pending_t pending_remove_pinned(pending_table_t *table, pcache_t *pcache, uint32_t index);
+/* Pins a newly made entry once for each request already pending on its page. */
+void pending_pin_new_entry(const pending_table_t *table, pcache_entry_t *entry);
 
 /* Index of the request with this seq whose op is not `skip_op`, or -1. */
 int64_t pending_find_seq(const pending_table_t *table, uint64_t seq, uint8_t skip_op);

@@ -886,7 +886,6 @@ static void sim_drain(sim_t *sim)
 typedef struct {
     sim_t *sim;
     uint32_t node;
-    uint64_t count;
     uint64_t hash;
     bool after_free;
 } sim_walk_t;
@@ -928,7 +927,6 @@ static void sim_check_replica(void *ctx, ari_gva_t page, uint8_t copy, uint64_t 
 static void sim_count_entry(void *ctx, ari_gva_t page, uint8_t copy, uint64_t version)
 {
     sim_walk_t *walk = ctx;
-    walk->count++;
     uint64_t fields[4] = {page.hi, page.lo, version, copy};
     walk->hash = sim_hash_bytes(walk->hash, fields, sizeof fields);
     sim_map_slot_t *mine = sim_map_get(&walk->sim->copies, walk->node, page.hi, page.lo);
@@ -955,7 +953,7 @@ static void sim_check_convergence(sim_t *sim)
     uint64_t total = 0;
     uint32_t max = 0;
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
-        sim_walk_t walk = {sim, node, 0, 0, false};
+        sim_walk_t walk = {sim, node, 0, false};
         sim->proto->each(sim->dpus[node], sim_check_replica, &walk);
         uint32_t count = sim->proto->entries(sim->dpus[node]);
         total += count;
@@ -972,7 +970,7 @@ static void sim_state_hash(sim_t *sim)
 {
     uint64_t hash = 0xcbf29ce484222325ull;
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
-        sim_walk_t walk = {sim, node, 0, hash, false};
+        sim_walk_t walk = {sim, node, hash, false};
         sim->proto->each(sim->dpus[node], sim_count_entry, &walk);
         hash = walk.hash;
         const dpu_stats_t *st = sim->proto->stats(sim->dpus[node]);
@@ -986,7 +984,7 @@ static void sim_state_hash(sim_t *sim)
 static void sim_check_leaks(sim_t *sim, bool after_free)
 {
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
-        sim_walk_t walk = {sim, node, 0, 0, after_free};
+        sim_walk_t walk = {sim, node, 0, after_free};
         sim->proto->each(sim->dpus[node], sim_count_leak, &walk);
     }
 }
@@ -1050,7 +1048,7 @@ static void sim_teardown_free(void *ctx, ari_gva_t page, uint8_t copy, uint64_t 
 static void sim_phase(sim_t *sim, sim_copy_fn fn)
 {
     for (uint32_t node = 0; node < sim->topo->nodes; node++) {
-        sim_walk_t walk = {sim, node, 0, 0, false};
+        sim_walk_t walk = {sim, node, 0, false};
         sim->proto->each(sim->dpus[node], fn, &walk);
     }
     sim_drain(sim);
