@@ -34,6 +34,8 @@ TEST(sim_bad_config, 10)
 TEST(sim_trace_errors, 5)
 TEST(sim_trace_replay, 10)
 TEST(sim_trace_out, 10)
+TEST(sim_tool_json, 10)
+TEST(sim_tool_errors, 10)
 /* topologies and routing */
 TEST(topo_known_values, 10)
 TEST(topo_moore_bound, 5)

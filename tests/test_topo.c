@@ -11,6 +11,7 @@
 #include "core/topo.h"
 #include "dpu/files.h"
 #include "test.h"
+#include "tool_run.h"
 #include "../tools/tool.h"
 
 /* ------------------------------------------------------------------------
@@ -625,42 +626,12 @@ TEST_FN(topo_garbage_inputs)
  * The command, in process
  * ------------------------------------------------------------------------ */
 
-typedef struct {
-    int exit_status;
-    char out[8192];
-    char err[1024];
-} topo_tool_run_t;
-
-static void topo_test_slurp(FILE *file, char *buffer, size_t size)
-{
-    rewind(file);
-    size_t n = fread(buffer, 1, size - 1, file);
-    buffer[n] = 0;
-    fclose(file);
-}
+typedef tool_run_t topo_tool_run_t;
 
 /* Runs `ariadne topo ARGS...` with stdout and stderr captured. */
 static void topo_test_tool(topo_tool_run_t *run, int argc, const char *const *args)
 {
-    char *argv[16];
-    CHECK(argc < 16);
-    argv[0] = "topo";
-    for (int i = 0; i < argc; i++)
-        argv[i + 1] = (char *)args[i];
-    FILE *out = tmpfile(), *err = tmpfile();
-    CHECK(out != NULL && err != NULL);
-    fflush(NULL);
-    int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
-    dup2(fileno(out), STDOUT_FILENO);
-    dup2(fileno(err), STDERR_FILENO);
-    run->exit_status = tool_topo_main(argc + 1, argv);
-    fflush(NULL);
-    dup2(saved_out, STDOUT_FILENO);
-    dup2(saved_err, STDERR_FILENO);
-    close(saved_out);
-    close(saved_err);
-    topo_test_slurp(out, run->out, sizeof run->out);
-    topo_test_slurp(err, run->err, sizeof run->err);
+    tool_run(run, tool_topo_main, "topo", argc, args);
 }
 
 /* The number after "\"key\": " in a JSON object, or -1. */
@@ -721,7 +692,7 @@ TEST_FN(topo_tool_dot)
     FILE *file = fopen(path, "r");
     CHECK(file != NULL);
     char dot[4096];
-    topo_test_slurp(file, dot, sizeof dot);
+    tool_run_slurp(file, dot, sizeof dot);
     unlink(path);
     CHECK(strncmp(dot, "graph ariadne {\n", 16) == 0);
     int links = 0;

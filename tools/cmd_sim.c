@@ -221,7 +221,7 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
     sim_workload_t overrides;
     memset(&overrides, 0, sizeof overrides);
     int option;
-    optind = 1;
+    optind = 0; /* 0, not 1: GNU getopt then starts afresh (tests call this twice) */
     opterr = 0;
     /* First pass: the workload kind, the topology, and everything else. */
     while ((option = getopt_long(argc, argv, "", sim_options, NULL)) != -1) {
@@ -265,11 +265,17 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
         return 2;
     }
     sim_workload_default(kind, &args->config.workload);
-    optind = 1;
+    optind = 0;
     while ((option = getopt_long(argc, argv, "", sim_options, NULL)) != -1) {
         if (sim_parse_workload_option(option, optarg, &args->config.workload) < 0)
             return 1;
         args->ops_given |= option == OPT_OPS;
+    }
+    const sim_workload_t *w = &args->config.workload;
+    if (w->write_ratio + w->unref_ratio + w->free_ratio > 1.0) {
+        fprintf(stderr, "ariadne sim: --write-ratio, --unref-ratio and --free-ratio add up to "
+                        "%g, more than 1\n", w->write_ratio + w->unref_ratio + w->free_ratio);
+        return 1;
     }
     return 0;
 }
