@@ -48,7 +48,9 @@ static void test_msg_variable_parts(msg_t *m, uint64_t *rng, msg_storage_t *s)
         msg_queue_put(s->queue, i,
                       (msg_queue_entry_t){(uint32_t)(test_rand_next(rng) % 1000),
                                           test_rand_next(rng), (uint8_t)test_rand_next(rng),
-                                          (uint8_t)(test_rand_next(rng) % 64)});
+                                          (uint8_t)(test_rand_next(rng) % 64),
+                                          (uint8_t)(1 + test_rand_next(rng) % 4),
+                                          (uint32_t)(test_rand_next(rng) % (GVA_PAGE_SIZE / 8)) * 8});
 }
 
 /* Fixes up the fields whose type gives them rules (msg_check). */
@@ -78,6 +80,20 @@ static void test_msg_type_rules(msg_t *m, uint64_t *rng)
     case MSG_ERROR:
         m->status = ARI_EBUSY;
         m->op = m->type == MSG_ERROR ? MSG_WRITE : 0;
+        break;
+    case MSG_REF_DATA:
+        if (test_rand_next(rng) & 1) {
+            m->flags = MSG_FLAG_NODATA;
+            m->data_length = 0;
+        }
+        break;
+    case MSG_ACQ:
+        m->op = (uint8_t)(1 + test_rand_next(rng) % 4);
+        m->offset = m->op == MSG_ACQ_OWN ? 0 : (uint32_t)(test_rand_next(rng) % (GVA_PAGE_SIZE / 8)) * 8;
+        m->count = m->op == MSG_ACQ_BARRIER ? 1 + (uint32_t)(test_rand_next(rng) % 100) : 0;
+        break;
+    case MSG_GRANT:
+        m->op = (uint8_t)(1 + test_rand_next(rng) % 4);
         break;
     case MSG_DENY:
         m->op = (uint8_t)(1 + test_rand_next(rng) % 2);
@@ -147,6 +163,8 @@ TEST_FN(msg_fields_survive)
     CHECK(gva_equal(d.page, m.page));
     CHECK_U64(d.version, ==, m.version);
     CHECK_U64(d.origin, ==, m.origin);
+    CHECK_U64(d.generation, ==, m.generation);
+    CHECK_U64(d.seq, ==, m.seq);
     CHECK_U64(d.offset, ==, m.offset);
     CHECK_U64(d.data_length, ==, m.data_length);
     CHECK(memcmp(d.data, m.data, m.data_length) == 0);
@@ -161,7 +179,8 @@ TEST_FN(msg_fields_survive)
     for (uint32_t i = 0; i < m.queue.count; i++) {
         msg_queue_entry_t a = msg_queue_at(d.queue, i), b = msg_queue_at(m.queue, i);
         CHECK(a.origin == b.origin && a.timestamp == b.timestamp &&
-              a.priority == b.priority && a.port == b.port);
+              a.priority == b.priority && a.port == b.port && a.kind == b.kind &&
+              a.offset == b.offset);
     }
     /* Fields the type does not carry come back zero. */
     CHECK_U64(d.arg0, ==, 0);

@@ -661,6 +661,11 @@ int dir_submit(dir_t *dir, const dpu_request_t *r, uint64_t now_ns)
     case DPU_OP_WRITE:
     case DPU_OP_ATOMIC:
     case DPU_OP_GET: return dir_submit_ordered(dir, r);
+    case DPU_OP_ACQUIRE:
+    case DPU_OP_RELEASE:
+    case DPU_OP_SEM_WAIT:
+    case DPU_OP_SEM_POST:
+    case DPU_OP_BARRIER: return ARI_ENOTSUP;
     }
     return ARI_EINVAL;
 }

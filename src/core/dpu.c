@@ -1269,6 +1269,12 @@ static int dpu_request_check(const dpu_t *dpu, const dpu_request_t *r)
     case DPU_OP_UNREF:
     case DPU_OP_FREE:
         return ARI_OK;
+    case DPU_OP_ACQUIRE:
+    case DPU_OP_RELEASE:
+    case DPU_OP_SEM_WAIT:
+    case DPU_OP_SEM_POST:
+    case DPU_OP_BARRIER:
+        return ARI_ENOTSUP;
     }
     return ARI_EINVAL;
 }

@@ -41,7 +41,21 @@ typedef enum {
     DPU_OP_GET,        /* fresh read answered by the owner */
     DPU_OP_UNREF,      /* drop the local replica */
     DPU_OP_FREE,       /* owner only: prune every branch, then forget the page */
+    /* The ownership-transfer protocol (DESIGN §5, docs/PROTOCOL.md). One
+     * arbiter request (ACQUIRE, SEM_WAIT, SEM_POST, BARRIER) per page and
+     * node may be outstanding at a time: a second gets ARI_EBUSY. */
+    DPU_OP_ACQUIRE,    /* become the owner; flags DPU_ACQUIRE_PIN also pins it. Completes
+                        * when this node owns the page: ARI_OK; ARI_EBUSY when the owner's
+                        * queue is full; ARI_ETIMEDOUT after acquire_timeout_ns in the
+                        * queue (the request is cancelled) */
+    DPU_OP_RELEASE,    /* owner: unpin; the page goes to the first queued acquirer */
+    DPU_OP_SEM_WAIT,   /* take a permit of the counting semaphore in the u64 at `offset` */
+    DPU_OP_SEM_POST,   /* give a permit back (or wake the first waiter) */
+    DPU_OP_BARRIER,    /* arrive at the barrier whose count is the u64 at `offset`, for
+                        * `arg0` parties; completes when all have arrived */
 } dpu_op_t;
+
+#define DPU_ACQUIRE_PIN 0x01u /* ACQUIRE: pin until RELEASE (at most pin_ns_max) */
 
 typedef struct {
     dpu_op_t op;
@@ -54,6 +68,10 @@ typedef struct {
     uint8_t atomic_op;   /* msg_atomic_op_t */
     uint64_t arg0, arg1; /* ATOMIC operands */
     uint64_t cookie;     /* handed back in the completion */
+    uint64_t min_version; /* READ: a valid copy older than this re-syncs first (the
+                           * write notices of a release, DESIGN §4.1); 0: any */
+    uint8_t priority;    /* ACQUIRE, SEM_WAIT, BARRIER: arbitration priority (higher first) */
+    uint8_t flags;       /* ACQUIRE: DPU_ACQUIRE_PIN */
 } dpu_request_t;
 
 typedef struct {
@@ -81,6 +99,10 @@ typedef enum {
     DPU_EVENT_STRAY,       /* a valid message with nothing to act on, dropped */
     DPU_EVENT_REF_FAIL,    /* a REF_DATA was turned into REF_FAIL here */
     DPU_EVENT_EVICT,       /* an entry was evicted under capacity pressure */
+    DPU_EVENT_OWNER_LOSE,  /* this node sent the page away to `peer` (XFER_DATA) */
+    DPU_EVENT_OWNER_GAIN,  /* this node became the owner at `version` */
+    DPU_EVENT_PIN_EXPIRED, /* a pin was held past pin_ns_max: a host fault; unpinned */
+    DPU_EVENT_QUEUED,      /* the owner queued `peer`'s request at position `seq` */
 } dpu_event_kind_t;
 
 typedef struct {
@@ -92,6 +114,7 @@ typedef struct {
     uint64_t seq;        /* ORDER: its sequence number */
     int status;
     msg_type_t type;     /* MALFORMED, STRAY: the message type if known */
+    uint32_t peer;       /* OWNER_LOSE: the new owner; QUEUED: the requester */
 } dpu_event_t;
 
 /* ------------------------------------------------------------------------
@@ -132,6 +155,10 @@ typedef struct {
     uint64_t retry_ns;          /* delay before a retry */
     uint64_t hold_ns;           /* longest an early request is held at an owner */
     uint32_t page_bytes_max;    /* largest page this DPU handles (4 KiB, or 2 MiB with huge pages) */
+    uint64_t pin_ns_max;        /* longest a page stays pinned (default 100 ms) */
+    uint64_t acquire_timeout_ns;/* longest an arbiter request waits in a queue */
+    uint32_t queue_max;         /* waiters in one page's arbiter queue (<= MSG_QUEUE_MAX) */
+    uint32_t crumbs_max;        /* (page, waiter) -> port records kept on the way */
     /* Optional: an encode buffer of dpu_scratch_size() bytes the caller
      * owns, shared by DPUs that never step at the same time (a simulator's
      * thousands). NULL: the DPU allocates its own when it first sends. */
@@ -182,11 +209,17 @@ typedef struct {
     uint64_t malformed, stray, stale_unrefs;
     uint64_t ref_fails, evictions, aged_out, resyncs, retries;
     uint64_t writes_ordered, atomics_ordered, held_early;
+    uint64_t transfers_out, transfers_in, acq_queued, acq_rejected, acq_timeouts;
+    uint64_t pins_expired, grants, crumb_overflows;
 } dpu_stats_t;
 
 const dpu_stats_t *dpu_stats(const dpu_t *dpu);
 uint32_t dpu_node(const dpu_t *dpu);
 struct pcache *dpu_pcache(dpu_t *dpu);
 uint32_t dpu_pending(const dpu_t *dpu);
+/* Waiters queued at this node's arbiter for a page it owns (0 if none). */
+uint32_t dpu_queue_length(const dpu_t *dpu, ari_gva_t page);
+/* Whether this node holds a page pinned. */
+bool dpu_pinned(const dpu_t *dpu, ari_gva_t page);
 
 #endif /* ARIADNE_CORE_DPU_H */

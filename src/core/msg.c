@@ -37,10 +37,10 @@ typedef enum {
     F_HOPS,    /* u16 count, count x u32 */
     F_DATA,    /* u32 length, bytes */
     F_SEQS,    /* u32 count, count x 12 bytes */
-    F_QUEUE,   /* u32 count, count x 14 bytes */
+    F_QUEUE,   /* u32 count, count x MSG_QUEUE_ENTRY_SIZE bytes */
 } msg_field_t;
 
-#define MSG_FIELDS_MAX 10
+#define MSG_FIELDS_MAX 11
 
 static const uint8_t msg_layouts[MSG_TYPE_END][MSG_FIELDS_MAX] = {
     [MSG_REF] = {F_PAGE, F_COUNT, F_ORIGIN, F_SEQ, F_HOPS},
@@ -59,11 +59,12 @@ static const uint8_t msg_layouts[MSG_TYPE_END][MSG_FIELDS_MAX] = {
     [MSG_UNREF] = {F_PAGE, F_GEN, F_ORIGIN},
     [MSG_PRUNE] = {F_PAGE, F_VERSION},
     [MSG_PRUNE_ACK] = {F_PAGE},
-    [MSG_ACQ] = {F_PAGE, F_ORIGIN, F_TIME, F_PRIO, F_HOPS},
-    [MSG_GRANT] = {F_PAGE, F_VERSION, F_ORIGIN, F_HOPS},
-    [MSG_DENY] = {F_PAGE, F_ORIGIN, F_OP, F_COUNT, F_HOPS},
-    [MSG_CANCEL] = {F_PAGE, F_ORIGIN, F_TIME, F_HOPS},
-    [MSG_XFER_DATA] = {F_PAGE, F_VERSION, F_ORIGIN, F_OFFSET, F_DATA, F_SEQS, F_QUEUE, F_HOPS},
+    [MSG_ACQ] = {F_PAGE, F_OP, F_ORIGIN, F_SEQ, F_TIME, F_PRIO, F_OFFSET, F_COUNT, F_HOPS},
+    [MSG_GRANT] = {F_PAGE, F_VERSION, F_OP, F_ORIGIN, F_SEQ, F_HOPS},
+    [MSG_DENY] = {F_PAGE, F_ORIGIN, F_SEQ, F_OP, F_COUNT, F_HOPS},
+    [MSG_CANCEL] = {F_PAGE, F_ORIGIN, F_SEQ, F_HOPS},
+    [MSG_XFER_DATA] = {F_PAGE, F_VERSION, F_GEN, F_ORIGIN, F_SEQ, F_OFFSET, F_DATA, F_SEQS,
+                       F_QUEUE, F_HOPS},
     [MSG_XFER_CONFIRM] = {F_PAGE, F_VERSION, F_ORIGIN, F_HOPS},
     [MSG_XFER_DONE] = {F_PAGE, F_VERSION, F_ORIGIN, F_HOPS},
     [MSG_HEARTBEAT] = {F_ORIGIN, F_SEQ, F_TIME},
@@ -82,8 +83,13 @@ static const char *const msg_type_names[MSG_TYPE_END] = {
     [MSG_HEARTBEAT] = "HEARTBEAT", [MSG_ERROR] = "ERROR",
 };
 
-/* Queue entries name a port; port sets are 64-bit masks in the core. */
+/* Queue entries name a port (port sets are 64-bit masks in the core) or the host. */
 #define MSG_QUEUE_PORT_LIMIT 64u
+
+static bool msg_acq_kind_valid(uint8_t kind)
+{
+    return kind >= MSG_ACQ_OWN && kind <= MSG_ACQ_BARRIER;
+}
 
 static bool msg_type_valid(uint32_t type) { return type >= MSG_REF && type < MSG_TYPE_END; }
 
@@ -153,7 +159,10 @@ static bool msg_tables_valid(const msg_t *msg)
     }
     for (uint32_t i = 0; i < msg->queue.count; i++) {
         msg_queue_entry_t entry = msg_queue_at(msg->queue, i);
-        if (entry.origin >= GVA_NODES_MAX || entry.port >= MSG_QUEUE_PORT_LIMIT)
+        if (entry.origin >= GVA_NODES_MAX ||
+            (entry.port >= MSG_QUEUE_PORT_LIMIT && entry.port != MSG_QUEUE_PORT_HOST) ||
+            !msg_acq_kind_valid(entry.kind) || entry.offset % 8u != 0 ||
+            (uint64_t)entry.offset + 8 > gva_page_size(msg->page))
             return false;
     }
     return true;
@@ -187,6 +196,16 @@ static bool msg_type_rules_hold(const msg_t *msg)
                (msg->op == MSG_DENY_REJECTED && msg->count == 0);
     case MSG_XFER_DATA:
         return msg_tables_valid(msg);
+    case MSG_ACQ:
+        /* A semaphore or barrier names an aligned word; a barrier its parties. */
+        return msg_acq_kind_valid(msg->op) &&
+               (msg->op == MSG_ACQ_OWN ? msg->offset == 0 && msg->count == 0
+                                       : msg->offset % 8u == 0 && msg_range_valid(msg, 8)) &&
+               (msg->op == MSG_ACQ_BARRIER ? msg->count >= 1 : msg->op == MSG_ACQ_OWN || msg->count == 0);
+    case MSG_GRANT:
+        return msg_acq_kind_valid(msg->op);
+    case MSG_REF_DATA:
+        return (msg->flags & MSG_FLAG_NODATA) == 0 || msg->data_length == 0;
     default:
         return true;
     }
@@ -196,7 +215,8 @@ int msg_check(const msg_t *msg)
 {
     if (!msg_type_valid((uint32_t)msg->type))
         return ARI_EMSG_TYPE;
-    uint16_t flags_allowed = msg->type == MSG_REF     ? MSG_FLAG_NODATA
+    uint16_t flags_allowed = msg->type == MSG_REF || msg->type == MSG_REF_DATA
+                                 ? MSG_FLAG_NODATA
                              : msg->type == MSG_PRUNE ? MSG_FLAG_NOACK
                                                       : 0;
     if ((msg->flags & ~flags_allowed) != 0)
@@ -518,7 +538,8 @@ msg_queue_entry_t msg_queue_at(msg_table_t table, uint32_t index)
 {
     assert(index < table.count);
     const uint8_t *p = table.le + MSG_QUEUE_ENTRY_SIZE * (size_t)index;
-    msg_queue_entry_t entry = {msg_le32(p), msg_le64(p + 4), p[12], p[13]};
+    msg_queue_entry_t entry = {msg_le32(p), msg_le64(p + 4), p[12], p[13], p[14],
+                               msg_le32(p + 15)};
     return entry;
 }
 
@@ -536,6 +557,8 @@ void msg_queue_put(uint8_t *storage, uint32_t index, msg_queue_entry_t entry)
     msg_put64(p + 4, entry.timestamp);
     p[12] = entry.priority;
     p[13] = entry.port;
+    p[14] = entry.kind;
+    msg_put32(p + 15, entry.offset);
 }
 
 /* ------------------------------------------------------------------------

@@ -28,7 +28,7 @@
 #include "ariadne.h"
 
 /* Bump when any layout changes; a DPU rejects other versions. */
-#define MSG_WIRE_VERSION 2u
+#define MSG_WIRE_VERSION 3u
 #define MSG_HEADER_SIZE 8u
 
 /* Bounds. A hop list is 2 x diameter at most (DESIGN §4); the wire allows
@@ -40,7 +40,8 @@
 #define MSG_QUEUE_MAX 1024u       /* entries in a transferred ACQ queue */
 #define MSG_HOP_NONE UINT32_MAX   /* "no hop to push" */
 #define MSG_SEQ_ENTRY_SIZE 12u    /* u32 origin, u64 seq */
-#define MSG_QUEUE_ENTRY_SIZE 14u  /* u32 origin, u64 timestamp, u8 priority, u8 port */
+#define MSG_QUEUE_ENTRY_SIZE 19u  /* u32 origin, u64 timestamp, u8 priority, u8 port,
+                                   * u8 kind, u32 offset */
 
 typedef enum {
     MSG_REF = 1,       /* page (run), origin, seq, hops: ask for a replica */
@@ -59,11 +60,13 @@ typedef enum {
     MSG_UNREF,         /* page, generation, origin (the node dropping its branch) */
     MSG_PRUNE,         /* page, version: drop the branch (freed, or evicted: NOACK) */
     MSG_PRUNE_ACK,     /* page: the branch below is gone */
-    MSG_ACQ,           /* page, origin, timestamp, priority, hops */
-    MSG_GRANT,         /* page, version, origin, hops */
-    MSG_DENY,          /* page, origin, kind (op), position (count), hops */
-    MSG_CANCEL,        /* page, origin, timestamp, hops */
-    MSG_XFER_DATA,     /* page, version, origin, offset, data, seqs, queue, hops */
+    MSG_ACQ,           /* page, op (kind), origin, seq, timestamp, priority, offset,
+                        * count (BARRIER parties), hops */
+    MSG_GRANT,         /* page, version, op (kind), origin, seq, hops */
+    MSG_DENY,          /* page, origin, seq, kind (op), position (count), hops */
+    MSG_CANCEL,        /* page, origin, seq, hops */
+    MSG_XFER_DATA,     /* page, version, generation, origin, seq, offset, data, seqs, queue,
+                        * hops */
     MSG_XFER_CONFIRM,  /* page, version, origin, hops */
     MSG_XFER_DONE,     /* page, version, origin (new owner), hops */
     MSG_HEARTBEAT,     /* origin (sender), seq, timestamp */
@@ -72,11 +75,19 @@ typedef enum {
 } msg_type_t;
 
 /* Header flags, allowed per type (msg_check). */
-#define MSG_FLAG_NODATA 0x0001u /* REF: build the path only (ownership pages) */
+#define MSG_FLAG_NODATA 0x0001u /* REF, REF_DATA: build the path only (ownership pages) */
 #define MSG_FLAG_NOACK 0x0002u  /* PRUNE: an eviction, no PRUNE_ACK wanted */
 
 typedef enum { MSG_ATOMIC_CAS = 1, MSG_ATOMIC_FETCH_ADD, MSG_ATOMIC_SWAP } msg_atomic_op_t;
 typedef enum { MSG_DENY_QUEUED = 1, MSG_DENY_REJECTED } msg_deny_kind_t;
+/* What an ACQ asks the page's arbiter for (ACQ and GRANT op, queue entry kind). */
+typedef enum {
+    MSG_ACQ_OWN = 1,  /* become the owner (the page moves) */
+    MSG_ACQ_SEM_WAIT, /* take a permit of the semaphore at offset */
+    MSG_ACQ_SEM_POST, /* give one back */
+    MSG_ACQ_BARRIER,  /* arrive at the barrier at offset, for count parties */
+} msg_acq_kind_t;
+#define MSG_QUEUE_PORT_HOST 0xFFu /* queue entry port: the owner's own host */
 
 /* A hop list: node ids, little-endian u32 each, in wire order (the origin
  * first, the last forwarder last). A view, not a copy. */
@@ -96,12 +107,12 @@ typedef struct {
 typedef struct {
     msg_type_t type;
     uint16_t flags;
-    uint8_t op;          /* ATOMIC op; DENY kind; ERROR: type answered */
+    uint8_t op;          /* ATOMIC op; ACQ, GRANT: msg_acq_kind_t; DENY kind; ERROR: type answered */
     uint8_t priority;    /* ACQ */
     ari_gva_t page;      /* page identity: ref index 0, page-aligned */
     uint32_t origin;     /* node that issued the request */
     uint32_t generation; /* per-(page, port) generation */
-    uint32_t count;      /* REF: pages in the run; DENY: queue position */
+    uint32_t count;      /* REF: pages in the run; DENY: queue position; ACQ BARRIER: parties */
     uint32_t offset;     /* byte offset in the page */
     uint32_t length;     /* GET: bytes asked for */
     int32_t status;      /* REF_FAIL, ATOMIC_RESULT, ERROR: an ARI_E* code */
@@ -205,7 +216,9 @@ typedef struct {
     uint32_t origin;
     uint64_t timestamp;
     uint8_t priority;
-    uint8_t port;
+    uint8_t port;        /* arrival port at the owner that queued it, or MSG_QUEUE_PORT_HOST */
+    uint8_t kind;        /* msg_acq_kind_t */
+    uint32_t offset;     /* SEM_WAIT, BARRIER: the word */
 } msg_queue_entry_t;
 
 msg_seq_entry_t msg_seqs_at(msg_table_t table, uint32_t index);
