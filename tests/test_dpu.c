@@ -308,3 +308,205 @@ TEST_FN(dpu_bad_requests)
     CHECK(net_entry(&net, 2, page) == NULL);
     net_fini(&net);
 }
+
+/* ------------------------------------------------------------------------
+ * The ownership-transfer protocol (src/core/own.c)
+ * ------------------------------------------------------------------------ */
+
+static int net_submit_acq(net_t *net, uint32_t node, dpu_op_t op, ari_gva_t page,
+                          uint8_t flags, uint32_t offset, uint64_t arg0)
+{
+    dpu_request_t r = {.op = op, .page = page, .flags = flags, .offset = offset, .arg0 = arg0};
+    return dpu_submit(net->dpu[node], &r, ++net->now);
+}
+
+/* Exactly one master, and every other entry's up pointers lead to it. */
+static uint32_t net_check_tree(net_t *net, ari_gva_t page)
+{
+    uint32_t owner = UINT32_MAX, nodes = net->topo->nodes;
+    for (uint32_t n = 0; n < nodes; n++) {
+        pcache_entry_t *e = net_entry(net, n, page);
+        if (e != NULL && e->copy == PCACHE_COPY_MASTER) {
+            CHECK(owner == UINT32_MAX);
+            owner = n;
+        }
+    }
+    CHECK(owner != UINT32_MAX);
+    for (uint32_t n = 0; n < nodes; n++) {
+        uint32_t at = n;
+        for (uint32_t steps = 0; steps <= nodes && at != owner; steps++) {
+            pcache_entry_t *e = net_entry(net, at, page);
+            if (e == NULL) {
+                CHECK(at == n); /* only a node off the tree has no entry */
+                break;
+            }
+            CHECK(e->up >= 0 && (e->flags & PCACHE_ON_TREE));
+            uint32_t parent = topo_neighbor(net->topo, at, (uint32_t)e->up);
+            pcache_entry_t *pe = net_entry(net, parent, page);
+            CHECK(pe != NULL);
+            /* the parent lists us downstream */
+            for (uint32_t p = 0; p < topo_degree(net->topo, parent); p++) {
+                if (topo_neighbor(net->topo, parent, p) == at)
+                    CHECK(pcache_has_down(pe, p));
+            }
+            at = parent;
+        }
+        CHECK(at == owner || net_entry(net, n, page) == NULL);
+    }
+    return owner;
+}
+
+/* Uncontended: one ACQ up and one XFER_DATA down after the join, and the
+ * tree is rooted at the new owner with the old one still attached. */
+TEST_FN(own_transfer_uncontended)
+{
+    net_t net;
+    net_init(&net, "tree:7:2", 64);
+    ari_gva_t page = net_page(3);
+    net_submit(&net, 3, DPU_OP_CREATE, page);
+    uint8_t *m = net_memory(&net.ctx[3], page, false);
+    m[100] = 42;
+    CHECK_OK(net_submit_acq(&net, 5, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    net_settle(&net);
+    CHECK_INT(net.completions[5], ==, 1);
+    CHECK_INT(net.last_status[5], ==, ARI_OK);
+    CHECK_INT(net_check_tree(&net, page), ==, 5);
+    CHECK(dpu_pinned(net.dpu[5], page));
+    CHECK_INT(net_memory(&net.ctx[5], page, false)[100], ==, 42);
+    CHECK(net_memory(&net.ctx[3], page, false) == NULL);
+    /* 3 -> 1 -> 0 -> 2 -> 5: four hops each way. */
+    uint64_t acq = 0, xfer = 0;
+    for (uint32_t n = 0; n < 7; n++) {
+        acq += net.sent[n][MSG_ACQ];
+        xfer += net.sent[n][MSG_XFER_DATA];
+    }
+    CHECK_U64(acq, ==, 4);
+    CHECK_U64(xfer, ==, 4);
+    CHECK_U64(dpu_stats(net.dpu[5])->transfers_in, ==, 1);
+    net_fini(&net);
+}
+
+/* Contention: a second and a third acquirer are queued (DENY), then get
+ * the page in order at each release, straight from the holder. */
+TEST_FN(own_queue_in_order)
+{
+    net_t net;
+    net_init(&net, "tree:7:2", 64);
+    ari_gva_t page = net_page(3);
+    net_submit(&net, 3, DPU_OP_CREATE, page);
+    CHECK_OK(net_submit_acq(&net, 5, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    net_settle(&net);
+    CHECK_OK(net_submit_acq(&net, 4, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    net_settle(&net);
+    CHECK_OK(net_submit_acq(&net, 6, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    net_settle(&net);
+    CHECK_INT(net.completions[4], ==, 0);
+    CHECK_INT(net.completions[6], ==, 0);
+    CHECK_U64(dpu_queue_length(net.dpu[5], page), ==, 2);
+    CHECK_U64(net.sent[5][MSG_DENY], ==, 2);
+    CHECK_OK(net_submit_acq(&net, 5, DPU_OP_RELEASE, page, 0, 0, 0));
+    net_settle(&net);
+    CHECK_INT(net.completions[4], ==, 1);
+    CHECK_INT(net.completions[6], ==, 0);
+    CHECK_INT(net_check_tree(&net, page), ==, 4);
+    CHECK_U64(dpu_queue_length(net.dpu[4], page), ==, 1);
+    CHECK_OK(net_submit_acq(&net, 4, DPU_OP_RELEASE, page, 0, 0, 0));
+    net_settle(&net);
+    CHECK_INT(net.completions[6], ==, 1);
+    CHECK_INT(net_check_tree(&net, page), ==, 6);
+    /* The owner may acquire its own page at once. */
+    CHECK_OK(net_submit_acq(&net, 6, DPU_OP_RELEASE, page, 0, 0, 0));
+    CHECK_OK(net_submit_acq(&net, 6, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    CHECK_INT(net.completions[6], ==, 3);
+    net_fini(&net);
+}
+
+/* A path-cache write sent while the page moves is applied once, acked,
+ * and reaches a reader's replica across the move. */
+TEST_FN(own_write_across_transfer)
+{
+    net_t net;
+    net_init(&net, "tree:7:2", 64);
+    ari_gva_t page = net_page(3);
+    net_submit(&net, 3, DPU_OP_CREATE, page);
+    net_submit(&net, 6, DPU_OP_READ, page);
+    net_settle(&net);
+    CHECK_OK(net_submit_acq(&net, 5, DPU_OP_ACQUIRE, page, 0, 0, 0));
+    uint8_t byte = 7;
+    dpu_request_t w = {.op = DPU_OP_WRITE, .page = page, .offset = 8, .length = 1, .data = &byte};
+    CHECK_OK(dpu_submit(net.dpu[4], &w, ++net.now));
+    net_settle(&net);
+    CHECK_INT(net.completions[4], ==, 1);
+    CHECK_INT(net.last_status[4], ==, ARI_OK);
+    uint32_t owner = net_check_tree(&net, page);
+    CHECK_INT(owner, ==, 5);
+    CHECK_INT(net_memory(&net.ctx[5], page, false)[8], ==, 7);
+    CHECK_INT(net_memory(&net.ctx[6], page, false)[8], ==, 7);
+    CHECK_U64(net_entry(&net, 6, page)->version, ==, net_entry(&net, 5, page)->version);
+    net_fini(&net);
+}
+
+/* A counting semaphore with one permit and a barrier of three. */
+TEST_FN(own_semaphore_and_barrier)
+{
+    net_t net;
+    net_init(&net, "tree:7:2", 64);
+    ari_gva_t page = net_page(3);
+    net_submit(&net, 3, DPU_OP_CREATE, page);
+    net_memory(&net.ctx[3], page, false)[0] = 1; /* one permit */
+    CHECK_OK(net_submit_acq(&net, 4, DPU_OP_SEM_WAIT, page, 0, 0, 0));
+    CHECK_OK(net_submit_acq(&net, 5, DPU_OP_SEM_WAIT, page, 0, 0, 0));
+    net_settle(&net);
+    CHECK_INT(net.completions[4] + net.completions[5], ==, 1);
+    uint32_t waiting = net.completions[4] == 0 ? 4 : 5;
+    CHECK_OK(net_submit_acq(&net, 6, DPU_OP_SEM_POST, page, 0, 0, 0));
+    net_settle(&net);
+    CHECK_INT(net.completions[waiting], ==, 1);
+    CHECK_INT(net.completions[6], ==, 1);
+    CHECK_INT(net_memory(&net.ctx[3], page, false)[0], ==, 0);
+    /* Barrier on the word at 8 for three parties. */
+    CHECK_OK(net_submit_acq(&net, 0, DPU_OP_BARRIER, page, 0, 8, 3));
+    CHECK_OK(net_submit_acq(&net, 1, DPU_OP_BARRIER, page, 0, 8, 3));
+    net_settle(&net);
+    CHECK_INT(net.completions[0] + net.completions[1], ==, 0);
+    CHECK_OK(net_submit_acq(&net, 2, DPU_OP_BARRIER, page, 0, 8, 3));
+    net_settle(&net);
+    CHECK_INT(net.completions[0], ==, 1);
+    CHECK_INT(net.completions[1], ==, 1);
+    CHECK_INT(net.completions[2], ==, 1);
+    CHECK_INT(net_memory(&net.ctx[3], page, false)[8], ==, 0);
+    net_fini(&net);
+}
+
+/* A pin held past its limit is reported and lifted; a waiter past its
+ * wait is told ARI_ETIMEDOUT and withdrawn from the queue. */
+TEST_FN(own_pin_limit_and_timeout)
+{
+    net_t net;
+    net_init(&net, "ring:4", 64);
+    ari_gva_t page = net_page(0);
+    net_submit(&net, 0, DPU_OP_CREATE, page);
+    CHECK_OK(net_submit_acq(&net, 0, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    CHECK_INT(net.completions[0], ==, 2);
+    CHECK_OK(net_submit_acq(&net, 2, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    net_settle(&net);
+    CHECK_U64(dpu_queue_length(net.dpu[0], page), ==, 1);
+    /* Second acquire on the same page from the same node: busy. */
+    CHECK_INT(net_submit_acq(&net, 2, DPU_OP_ACQUIRE, page, 0, 0, 0), ==, ARI_EBUSY);
+    net.now += 100000001ull;
+    dpu_tick(net.dpu[0], net.now);
+    CHECK_U64(dpu_stats(net.dpu[0])->pins_expired, ==, 1);
+    net_settle(&net);
+    CHECK_INT(net.completions[2], ==, 1);
+    CHECK_INT(net_check_tree(&net, page), ==, 2);
+    /* Node 1 waits behind node 2's pin and gives up. */
+    CHECK_OK(net_submit_acq(&net, 1, DPU_OP_ACQUIRE, page, DPU_ACQUIRE_PIN, 0, 0));
+    net_settle(&net);
+    CHECK_U64(dpu_queue_length(net.dpu[2], page), ==, 1);
+    net.now += 10000000001ull;
+    dpu_tick(net.dpu[1], net.now);
+    CHECK_INT(net.last_status[1], ==, ARI_ETIMEDOUT);
+    net_settle(&net);
+    CHECK_U64(dpu_queue_length(net.dpu[2], page), ==, 0);
+    net_fini(&net);
+}

@@ -47,7 +47,8 @@ static void test_msg_variable_parts(msg_t *m, uint64_t *rng, msg_storage_t *s)
     for (uint32_t i = 0; i < m->queue.count; i++)
         msg_queue_put(s->queue, i,
                       (msg_queue_entry_t){(uint32_t)(test_rand_next(rng) % 1000),
-                                          test_rand_next(rng), (uint8_t)test_rand_next(rng),
+                                          test_rand_next(rng), test_rand_next(rng),
+                                          (uint8_t)test_rand_next(rng),
                                           (uint8_t)(test_rand_next(rng) % 64),
                                           (uint8_t)(1 + test_rand_next(rng) % 4),
                                           (uint32_t)(test_rand_next(rng) % (GVA_PAGE_SIZE / 8)) * 8});
@@ -178,7 +179,7 @@ TEST_FN(msg_fields_survive)
     CHECK_U64(d.queue.count, ==, m.queue.count);
     for (uint32_t i = 0; i < m.queue.count; i++) {
         msg_queue_entry_t a = msg_queue_at(d.queue, i), b = msg_queue_at(m.queue, i);
-        CHECK(a.origin == b.origin && a.timestamp == b.timestamp &&
+        CHECK(a.origin == b.origin && a.seq == b.seq && a.timestamp == b.timestamp &&
               a.priority == b.priority && a.port == b.port && a.kind == b.kind &&
               a.offset == b.offset);
     }

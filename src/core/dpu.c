@@ -19,36 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpu_impl.h"
 #include "gva.h"
-#include "order.h"
-#include "pcache.h"
-#include "pending.h"
 
 /* ------------------------------------------------------------------------
  * State
  * ------------------------------------------------------------------------ */
-
-#define DPU_FROM_HOST UINT32_MAX /* "arrived from this node's host" */
-#define DPU_VICTIM_SCAN 64u      /* LRU entries looked at per eviction */
-#define DPU_TICK_BUDGET 64u      /* aged entries or held requests per tick */
-#define DPU_FIELDS_BYTES 256u    /* a message's fixed fields, generously */
-
-
-struct dpu {
-    dpu_config_t config;
-    dpu_world_t world;
-    pcache_t *pcache;
-    order_t *order;
-    uint32_t ports;
-    const uint32_t *port_peer;  /* node on each port */
-    msg_buffer_t scratch;       /* encode buffer */
-    pending_table_t pending;    /* this node's outstanding host requests */
-    uint64_t seq_next;
-    uint64_t now_ns;            /* the time of the step being taken */
-    uint32_t retries_waiting;   /* READs with a retry time set */
-    bool in_step;               /* guards against the world calling back in */
-    dpu_stats_t stats;
-};
 
 void dpu_config_default(dpu_config_t *config)
 {
@@ -64,9 +40,13 @@ void dpu_config_default(dpu_config_t *config)
     config->retry_ns = 100000;            /* 100 us */
     config->hold_ns = 10000000;           /* 10 ms */
     config->page_bytes_max = GVA_PAGE_SIZE;
+    config->pin_ns_max = 100000000ull;        /* 100 ms (DESIGN §5) */
+    config->acquire_timeout_ns = 10000000000ull; /* 10 s */
+    config->queue_max = 64;
+    config->crumbs_max = 65536;
 }
 
-static void dpu_observe(dpu_t *dpu, dpu_event_kind_t kind, ari_gva_t page, uint64_t version)
+void dpu_observe(dpu_t *dpu, dpu_event_kind_t kind, ari_gva_t page, uint64_t version)
 {
     if (dpu->world.observe == NULL)
         return;
@@ -81,7 +61,9 @@ static int dpu_config_check(const dpu_config_t *c)
         return ARI_EINVAL;
     if (topo_degree(c->topo, c->node) > PCACHE_PORTS_MAX || c->pcache_capacity == 0 ||
         c->hops_max == 0 || c->hops_max > MSG_HOPS_MAX || c->pending_max == 0 ||
-        c->origins_max == 0 || c->held_max == 0 ||
+        c->origins_max == 0 || c->held_max == 0 || c->pin_ns_max == 0 ||
+        c->acquire_timeout_ns == 0 || c->queue_max == 0 || c->queue_max > MSG_QUEUE_MAX ||
+        c->crumbs_max == 0 ||
         (c->page_bytes_max != GVA_PAGE_SIZE && c->page_bytes_max != GVA_HUGE_PAGE_SIZE))
         return ARI_EINVAL;
     return ARI_OK;
@@ -94,7 +76,7 @@ size_t dpu_scratch_size(const dpu_config_t *config)
 
 /* Most DPUs of a large simulation never own a page, hold a request or
  * send: what only some need is allocated on first use (a slow path). */
-static order_t *dpu_order(dpu_t *dpu)
+order_t *dpu_order(dpu_t *dpu)
 {
     if (dpu->order == NULL &&
         order_create(dpu->config.origins_max, dpu->config.held_max, dpu->config.pcache_ttl_ns,
@@ -137,6 +119,10 @@ void dpu_destroy(dpu_t *dpu)
         return;
     pcache_destroy(dpu->pcache);
     order_destroy(dpu->order);
+    arbiter_destroy(dpu->arbiter);
+    crumb_destroy(dpu->crumbs);
+    free(dpu->xfer_tables);
+    free(dpu->xfer_seqs);
     msg_buffer_fini(&dpu->scratch);
     pending_table_fini(&dpu->pending);
     free(dpu);
@@ -148,7 +134,7 @@ struct pcache *dpu_pcache(dpu_t *dpu) { return dpu->pcache; }
 uint32_t dpu_pending(const dpu_t *dpu) { return dpu->pending.count; }
 
 /* The port whose link leads to a neighbour, or -1. */
-static int dpu_port_to(const dpu_t *dpu, uint32_t node)
+int dpu_port_to(const dpu_t *dpu, uint32_t node)
 {
     for (uint32_t port = 0; port < dpu->ports; port++) {
         if (dpu->port_peer[port] == node)
@@ -160,7 +146,7 @@ static int dpu_port_to(const dpu_t *dpu, uint32_t node)
 /* Copies bytes into page memory with aligned 8-byte stores, merging the
  * partial words at the edges, so a concurrent reader never sees an aligned
  * u64 torn (DESIGN §4). */
-static void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, uint32_t length)
+void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, uint32_t length)
 {
     uint32_t end = offset + length;
     for (uint32_t word = offset & ~7u; word < end; word += 8) {
@@ -181,15 +167,15 @@ static void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, u
  * Pending host requests
  * ------------------------------------------------------------------------ */
 
-static pending_t *dpu_pending_add(dpu_t *dpu, dpu_op_t op, ari_gva_t page, uint64_t cookie)
+pending_t *dpu_pending_add(dpu_t *dpu, dpu_op_t op, ari_gva_t page, uint64_t cookie)
 {
     return pending_add_pinned(&dpu->pending, dpu->pcache, (uint8_t)op, page, cookie);
 }
 
-static void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry);
+void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry);
 
 /* Completes and removes pending[index]. */
-static void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *completion)
+void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *completion)
 {
     pending_t p = pending_remove_pinned(&dpu->pending, dpu->pcache, index);
     completion->cookie = p.cookie;
@@ -203,8 +189,17 @@ static void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *c
         dpu_entry_release(dpu, entry);
 }
 
+static bool dpu_reads_waiting(const dpu_t *dpu, ari_gva_t page)
+{
+    for (uint32_t i = 0; i < dpu->pending.count; i++) {
+        if (dpu->pending.items[i].op == DPU_OP_READ && gva_equal(dpu->pending.items[i].page, page))
+            return true;
+    }
+    return false;
+}
+
 /* Completes every READ waiting on a page. */
-static void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, uint64_t version)
+void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, uint64_t version)
 {
     for (uint32_t i = 0; i < dpu->pending.count;) {
         pending_t *p = &dpu->pending.items[i];
@@ -234,14 +229,14 @@ static size_t dpu_encode(dpu_t *dpu, const msg_t *msg)
     return msg_buffer_encode(&dpu->scratch, msg);
 }
 
-static void dpu_send(dpu_t *dpu, uint32_t port, const msg_t *msg)
+void dpu_send(dpu_t *dpu, uint32_t port, const msg_t *msg)
 {
     size_t length = dpu_encode(dpu, msg);
     dpu_send_bytes(dpu, port, dpu->scratch.bytes, length);
 }
 
 /* Sends one message to every port of a set. */
-static void dpu_send_ports(dpu_t *dpu, uint64_t ports, const msg_t *msg)
+void dpu_send_ports(dpu_t *dpu, uint64_t ports, const msg_t *msg)
 {
     if (ports == 0)
         return;
@@ -252,7 +247,7 @@ static void dpu_send_ports(dpu_t *dpu, uint64_t ports, const msg_t *msg)
     }
 }
 
-static void dpu_stray(dpu_t *dpu, msg_type_t type, ari_gva_t page)
+void dpu_stray(dpu_t *dpu, msg_type_t type, ari_gva_t page)
 {
     dpu->stats.stray++;
     if (dpu->world.observe != NULL) {
@@ -266,7 +261,7 @@ static void dpu_deliver(dpu_t *dpu, const msg_t *answer);
 
 /* Sends an answer one hop back along its list, or delivers it here when
  * the list is used up (this node is the origin). */
-static void dpu_retrace(dpu_t *dpu, msg_t *answer)
+void dpu_retrace(dpu_t *dpu, msg_t *answer)
 {
     if (answer->hops.count == 0) {
         dpu_deliver(dpu, answer);
@@ -283,7 +278,7 @@ static void dpu_retrace(dpu_t *dpu, msg_t *answer)
 }
 
 /* An ERROR answer to a request, back along the request's hops. */
-static void dpu_answer_error(dpu_t *dpu, const msg_t *request, int status)
+void dpu_answer_error(dpu_t *dpu, const msg_t *request, int status)
 {
     msg_t error = msg_make(MSG_ERROR);
     error.page = request->page;
@@ -300,7 +295,7 @@ static void dpu_answer_error(dpu_t *dpu, const msg_t *request, int status)
  * ------------------------------------------------------------------------ */
 
 /* Drops this node's copy of a page, if it has one (not the master). */
-static void dpu_entry_drop_copy(dpu_t *dpu, pcache_entry_t *entry)
+void dpu_entry_drop_copy(dpu_t *dpu, pcache_entry_t *entry)
 {
     if (entry->copy != PCACHE_COPY_VALID && entry->copy != PCACHE_COPY_INVALID)
         return;
@@ -309,7 +304,7 @@ static void dpu_entry_drop_copy(dpu_t *dpu, pcache_entry_t *entry)
     dpu_observe(dpu, DPU_EVENT_DROP, entry->page, entry->version);
 }
 
-static void dpu_send_unref(dpu_t *dpu, pcache_entry_t *entry)
+void dpu_send_unref(dpu_t *dpu, pcache_entry_t *entry)
 {
     if ((entry->flags & PCACHE_ON_TREE) == 0 || entry->up < 0)
         return;
@@ -323,7 +318,7 @@ static void dpu_send_unref(dpu_t *dpu, pcache_entry_t *entry)
 /* Deletes an entry that holds nothing any more, releasing its branch up
  * the tree (DESIGN §4: an entry with no downstream left is deleted and the
  * UNREF goes on up). */
-static void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry)
+void dpu_entry_release(dpu_t *dpu, pcache_entry_t *entry)
 {
     const uint8_t busy = PCACHE_ANCHOR | PCACHE_FREEING | PCACHE_REF_PENDING |
                          PCACHE_SYNC_PENDING;
@@ -354,7 +349,7 @@ static void dpu_entry_evict(dpu_t *dpu, pcache_entry_t *entry)
 
 /* A new entry, evicting the coldest evictable one if the table is full;
  * NULL if there is no room even so. */
-static pcache_entry_t *dpu_entry_insert(dpu_t *dpu, ari_gva_t page, uint64_t now_ns)
+pcache_entry_t *dpu_entry_insert(dpu_t *dpu, ari_gva_t page, uint64_t now_ns)
 {
     pcache_entry_t *entry = pcache_insert(dpu->pcache, page, now_ns);
     if (entry == NULL) {
@@ -393,19 +388,31 @@ static int dpu_next_port(dpu_t *dpu, const pcache_entry_t *entry, ari_gva_t page
 
 static void dpu_owner_serve(dpu_t *dpu, pcache_entry_t *master, msg_t *request,
                             uint32_t from, const uint8_t *bytes, size_t length, uint64_t now_ns);
+static void dpu_send_page(dpu_t *dpu, pcache_entry_t *entry, const msg_t *request,
+                          uint32_t from, msg_type_t type, const uint8_t *memory);
 static void dpu_join_answer(dpu_t *dpu, pcache_entry_t *entry, msg_t *ref, uint32_t from);
 
 /* Moves a request one step toward the owner, or serves it here. `from` is
  * the port it came in on (DPU_FROM_HOST for this node's own). */
-static void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t *bytes,
+void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t *bytes,
                         size_t length, uint64_t now_ns)
 {
     pcache_entry_t *entry = pcache_find(dpu->pcache, request->page);
     bool run = request->type == MSG_REF && request->count > 1;
-    if (entry != NULL)
+    if (entry != NULL) {
         pcache_touch(dpu->pcache, entry, now_ns);
+        if (request->type == MSG_ACQ)
+            entry->flags |= PCACHE_STRICT; /* a transfer or a waiter will rely on it */
+    }
     int port = dpu_next_port(dpu, entry, request->page, run);
     if (port == DPU_HERE) {
+        if (from != DPU_FROM_HOST && request->origin == dpu->config.node) {
+            /* Our own request chased the page here and we own it now (it
+             * moved to us while the request was on its way). */
+            request->hops.count = 0;
+            from = DPU_FROM_HOST;
+            bytes = NULL;
+        }
         dpu_owner_serve(dpu, entry, request, from, bytes, length, now_ns);
         return;
     }
@@ -419,6 +426,12 @@ static void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t
         entry->copy == PCACHE_COPY_VALID && (entry->flags & PCACHE_FREEING) == 0 &&
         (request->flags & MSG_FLAG_NODATA) == 0) {
         dpu_join_answer(dpu, entry, request, from);
+        return;
+    }
+    /* A REF that only builds a path joins at the first entry on the tree. */
+    if (request->type == MSG_REF && (request->flags & MSG_FLAG_NODATA) && from != DPU_FROM_HOST &&
+        entry != NULL && (entry->flags & PCACHE_ON_TREE) && (entry->flags & PCACHE_FREEING) == 0) {
+        dpu_send_page(dpu, entry, request, from, MSG_REF_DATA, NULL);
         return;
     }
     int64_t seen = msg_hops_find(request->hops, dpu->config.node);
@@ -445,7 +458,9 @@ static void dpu_send_page(dpu_t *dpu, pcache_entry_t *entry, const msg_t *reques
     data.page = entry->page;
     data.version = entry->version;
     data.data = memory;
-    data.data_length = (uint32_t)gva_page_size(entry->page);
+    data.data_length = memory != NULL ? (uint32_t)gva_page_size(entry->page) : 0;
+    if (memory == NULL)
+        data.flags = MSG_FLAG_NODATA; /* the path only */
     data.hops = request->hops;
     if (from == DPU_FROM_HOST) {
         dpu_retrace(dpu, &data);
@@ -651,8 +666,19 @@ static void dpu_owner_serve(dpu_t *dpu, pcache_entry_t *master, msg_t *request,
     switch (request->type) {
     case MSG_REF:
     case MSG_SYNC:
+        if (from == DPU_FROM_HOST) { /* our own, come back: we own the page now */
+            master->flags &= (uint8_t)~(PCACHE_REF_PENDING | PCACHE_SYNC_PENDING);
+            dpu_pending_complete_reads(dpu, master->page, ARI_OK, master->version);
+            own_joined(dpu, master);
+            break;
+        }
         dpu_send_page(dpu, master, request, from,
-                      request->type == MSG_REF ? MSG_REF_DATA : MSG_SYNC_DATA, memory);
+                      request->type == MSG_REF ? MSG_REF_DATA : MSG_SYNC_DATA,
+                      request->flags & MSG_FLAG_NODATA ? NULL : memory);
+        break;
+    case MSG_ACQ:
+    case MSG_CANCEL:
+        own_owner_receive(dpu, master, request, from);
         break;
     default:
         dpu_owner_ordered_request(dpu, master, request, from, bytes, length, memory, now_ns);
@@ -668,6 +694,18 @@ static void dpu_owner_serve(dpu_t *dpu, pcache_entry_t *master, msg_t *request,
 static void dpu_install(dpu_t *dpu, pcache_entry_t *entry, const msg_t *data)
 {
     entry->flags &= (uint8_t)~(PCACHE_REF_PENDING | PCACHE_SYNC_PENDING);
+    if (data->flags & MSG_FLAG_NODATA) {
+        /* On the tree now, without a copy: the ACQs that waited go, and
+         * reads merged with this REF ask again for data. */
+        own_joined(dpu, entry);
+        entry = pcache_find(dpu->pcache, data->page);
+        if (entry != NULL && entry->copy == PCACHE_COPY_NONE &&
+            pending_count_page(&dpu->pending, data->page) > 0 && dpu_reads_waiting(dpu, data->page)) {
+            entry->flags |= PCACHE_REF_PENDING;
+            dpu_send_ref(dpu, data->page, 1, dpu->now_ns);
+        }
+        return;
+    }
     uint8_t *memory = dpu->world.page_memory(dpu->world.ctx, entry->page, true);
     if (memory == NULL) {
         dpu_pending_complete_reads(dpu, entry->page, ARI_ENOMEM, 0);
@@ -679,6 +717,9 @@ static void dpu_install(dpu_t *dpu, pcache_entry_t *entry, const msg_t *data)
     entry->version = data->version;
     dpu_observe(dpu, DPU_EVENT_INSTALL, entry->page, entry->version);
     dpu_pending_complete_reads(dpu, entry->page, ARI_OK, entry->version);
+    entry = pcache_find(dpu->pcache, data->page);
+    if (entry != NULL)
+        own_joined(dpu, entry);
 }
 
 /* No room for an entry: the data becomes REF_FAIL for the requester and
@@ -719,6 +760,8 @@ static void dpu_page_data(dpu_t *dpu, msg_t *data, uint32_t from, uint64_t now_n
     entry->up = (int8_t)from;
     entry->up_generation = data->generation;
     entry->flags |= PCACHE_ON_TREE;
+    if (data->flags & MSG_FLAG_NODATA)
+        entry->flags |= PCACHE_STRICT; /* an ownership path */
     pcache_touch(dpu->pcache, entry, now_ns);
     if (data->hops.count == 0) {
         dpu_install(dpu, entry, data);
@@ -742,6 +785,7 @@ static void dpu_deliver_read_error(dpu_t *dpu, const msg_t *answer, int status)
     if (entry != NULL)
         entry->flags &= (uint8_t)~(PCACHE_REF_PENDING | PCACHE_SYNC_PENDING);
     dpu_pending_complete_reads(dpu, answer->page, status, 0);
+    own_join_failed(dpu, answer->page, status);
     entry = pcache_find(dpu->pcache, answer->page);
     if (entry != NULL)
         dpu_entry_release(dpu, entry);
@@ -786,9 +830,17 @@ static void dpu_deliver(dpu_t *dpu, const msg_t *answer)
     case MSG_REF_FAIL:
         dpu_deliver_read_error(dpu, answer, answer->status);
         return;
+    case MSG_GRANT:
+    case MSG_DENY:
+        own_deliver(dpu, answer);
+        return;
     case MSG_ERROR:
         if (answer->op == MSG_REF || answer->op == MSG_SYNC) {
             dpu_read_error(dpu, answer);
+            return;
+        }
+        if (answer->op == MSG_ACQ || answer->op == MSG_CANCEL) {
+            own_deliver(dpu, answer);
             return;
         }
         c.status = answer->status;
@@ -915,6 +967,7 @@ static void dpu_prune_finish(dpu_t *dpu, pcache_entry_t *entry)
         ack.page = page;
         dpu_send(dpu, from, &ack);
     }
+    own_forget_page(dpu, page);
     dpu_fail_page(dpu, page);
 }
 
@@ -1008,7 +1061,16 @@ static void dpu_dispatch(dpu_t *dpu, msg_t *msg, uint32_t port, const uint8_t *b
     case MSG_WRITE:
     case MSG_ATOMIC:
     case MSG_GET:
+    case MSG_ACQ:
+    case MSG_CANCEL:
         dpu_request(dpu, msg, port, bytes, length, now_ns);
+        break;
+    case MSG_GRANT:
+    case MSG_DENY:
+        own_answer_receive(dpu, msg, port);
+        break;
+    case MSG_XFER_DATA:
+        own_xfer_receive(dpu, msg, port);
         break;
     case MSG_REF_DATA:
     case MSG_SYNC_DATA:
@@ -1095,7 +1157,7 @@ static void dpu_sync(dpu_t *dpu, pcache_entry_t *entry, uint64_t now_ns)
     dpu_request(dpu, &sync, DPU_FROM_HOST, NULL, 0, now_ns);
 }
 
-static void dpu_send_ref(dpu_t *dpu, ari_gva_t page, uint32_t pages, uint64_t now_ns)
+void dpu_send_ref(dpu_t *dpu, ari_gva_t page, uint32_t pages, uint64_t now_ns)
 {
     msg_t ref = msg_make(MSG_REF);
     ref.page = page;
@@ -1108,10 +1170,11 @@ static void dpu_send_ref(dpu_t *dpu, ari_gva_t page, uint32_t pages, uint64_t no
 /* READ of one page: answered now from a valid copy, merged with a REF or
  * SYNC already on its way, or the start of one. */
 static int dpu_submit_read_one(dpu_t *dpu, ari_gva_t page, uint64_t cookie, bool send,
-                               bool silent, uint64_t now_ns)
+                               bool silent, uint64_t min_version, uint64_t now_ns)
 {
     pcache_entry_t *entry = pcache_find(dpu->pcache, page);
-    if (entry != NULL && (entry->copy == PCACHE_COPY_VALID || entry->copy == PCACHE_COPY_MASTER)) {
+    if (entry != NULL && (entry->copy == PCACHE_COPY_MASTER ||
+                          (entry->copy == PCACHE_COPY_VALID && entry->version >= min_version))) {
         pcache_touch(dpu->pcache, entry, now_ns);
         dpu_completion_t c = {.cookie = cookie, .op = DPU_OP_READ, .page = page,
                               .status = ARI_OK, .version = entry->version};
@@ -1129,8 +1192,9 @@ static int dpu_submit_read_one(dpu_t *dpu, ari_gva_t page, uint64_t cookie, bool
     p->silent = silent;
     if (entry->flags & (PCACHE_REF_PENDING | PCACHE_SYNC_PENDING))
         return ARI_OK; /* merged: one network request answers every waiter */
-    if (entry->copy == PCACHE_COPY_INVALID && (entry->flags & PCACHE_ON_TREE)) {
-        dpu_sync(dpu, entry, now_ns);
+    if ((entry->copy == PCACHE_COPY_INVALID || entry->copy == PCACHE_COPY_VALID) &&
+        (entry->flags & PCACHE_ON_TREE)) {
+        dpu_sync(dpu, entry, now_ns); /* invalid, or older than a write notice */
         return ARI_OK;
     }
     entry->flags |= PCACHE_REF_PENDING;
@@ -1154,7 +1218,8 @@ static int dpu_submit_read(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
     }
     for (uint32_t i = 0; i < pages; i++) {
         ari_gva_t page = {r->page.hi, r->page.lo + i * page_size};
-        int status = dpu_submit_read_one(dpu, page, r->cookie, !fresh_run, i > 0, now_ns);
+        int status = dpu_submit_read_one(dpu, page, r->cookie, !fresh_run, i > 0,
+                                         i == 0 ? r->min_version : 0, now_ns);
         if (status != ARI_OK && i == 0)
             return status;
         if (status != ARI_OK) { /* the rest of a run is read-ahead: ask for what has room */
@@ -1271,10 +1336,13 @@ static int dpu_request_check(const dpu_t *dpu, const dpu_request_t *r)
         return ARI_OK;
     case DPU_OP_ACQUIRE:
     case DPU_OP_RELEASE:
+        return r->offset == 0 ? ARI_OK : ARI_EINVAL;
     case DPU_OP_SEM_WAIT:
     case DPU_OP_SEM_POST:
     case DPU_OP_BARRIER:
-        return ARI_ENOTSUP;
+        return r->offset % 8 == 0 && r->offset + 8ull <= page_size &&
+                       (r->op != DPU_OP_BARRIER || (r->arg0 >= 1 && r->arg0 <= UINT32_MAX))
+                   ? ARI_OK : ARI_EINVAL;
     }
     return ARI_EINVAL;
 }
@@ -1289,6 +1357,11 @@ static int dpu_submit_step(dpu_t *dpu, const dpu_request_t *request, uint64_t no
     case DPU_OP_READ: return dpu_submit_read(dpu, request, now_ns);
     case DPU_OP_UNREF: return dpu_submit_unref(dpu, request);
     case DPU_OP_FREE: return dpu_submit_free(dpu, request);
+    case DPU_OP_ACQUIRE:
+    case DPU_OP_RELEASE:
+    case DPU_OP_SEM_WAIT:
+    case DPU_OP_SEM_POST:
+    case DPU_OP_BARRIER: return own_submit(dpu, request, now_ns);
     default: return dpu_submit_ordered(dpu, request, now_ns);
     }
 }
@@ -1361,7 +1434,8 @@ uint64_t dpu_deadline(const dpu_t *dpu)
         if (at != 0 && at < next)
             next = at;
     }
-    return next;
+    uint64_t own = own_deadline(dpu);
+    return own < next ? own : next;
 }
 
 static void dpu_step_begin(dpu_t *dpu, uint64_t now_ns)
@@ -1386,6 +1460,7 @@ uint64_t dpu_tick(dpu_t *dpu, uint64_t now_ns)
     dpu_step_begin(dpu, now_ns);
     dpu_tick_aging(dpu, dpu->now_ns);
     dpu_tick_retries(dpu, dpu->now_ns);
+    own_tick(dpu, dpu->now_ns);
     dpu_step_end(dpu);
     return dpu_deadline(dpu);
 }

@@ -538,8 +538,8 @@ msg_queue_entry_t msg_queue_at(msg_table_t table, uint32_t index)
 {
     assert(index < table.count);
     const uint8_t *p = table.le + MSG_QUEUE_ENTRY_SIZE * (size_t)index;
-    msg_queue_entry_t entry = {msg_le32(p), msg_le64(p + 4), p[12], p[13], p[14],
-                               msg_le32(p + 15)};
+    msg_queue_entry_t entry = {msg_le32(p), msg_le64(p + 4), msg_le64(p + 12), p[20], p[21],
+                               p[22], msg_le32(p + 23)};
     return entry;
 }
 
@@ -554,11 +554,12 @@ void msg_queue_put(uint8_t *storage, uint32_t index, msg_queue_entry_t entry)
 {
     uint8_t *p = storage + MSG_QUEUE_ENTRY_SIZE * (size_t)index;
     msg_put32(p, entry.origin);
-    msg_put64(p + 4, entry.timestamp);
-    p[12] = entry.priority;
-    p[13] = entry.port;
-    p[14] = entry.kind;
-    msg_put32(p + 15, entry.offset);
+    msg_put64(p + 4, entry.seq);
+    msg_put64(p + 12, entry.timestamp);
+    p[20] = entry.priority;
+    p[21] = entry.port;
+    p[22] = entry.kind;
+    msg_put32(p + 23, entry.offset);
 }
 
 /* ------------------------------------------------------------------------

@@ -40,8 +40,8 @@
 #define MSG_QUEUE_MAX 1024u       /* entries in a transferred ACQ queue */
 #define MSG_HOP_NONE UINT32_MAX   /* "no hop to push" */
 #define MSG_SEQ_ENTRY_SIZE 12u    /* u32 origin, u64 seq */
-#define MSG_QUEUE_ENTRY_SIZE 19u  /* u32 origin, u64 timestamp, u8 priority, u8 port,
-                                   * u8 kind, u32 offset */
+#define MSG_QUEUE_ENTRY_SIZE 27u  /* u32 origin, u64 seq, u64 timestamp, u8 priority,
+                                   * u8 port, u8 kind, u32 offset */
 
 typedef enum {
     MSG_REF = 1,       /* page (run), origin, seq, hops: ask for a replica */
@@ -214,6 +214,7 @@ typedef struct {
 
 typedef struct {
     uint32_t origin;
+    uint64_t seq;        /* the waiter's request (answers carry it) */
     uint64_t timestamp;
     uint8_t priority;
     uint8_t port;        /* arrival port at the owner that queued it, or MSG_QUEUE_PORT_HOST */

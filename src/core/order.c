@@ -220,3 +220,23 @@ void order_forget_page(order_t *order, ari_gva_t page)
             order_release(order, &order->held[i]);
     }
 }
+
+uint32_t order_export(const order_t *order, ari_gva_t page, msg_seq_entry_t *out, uint32_t max)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < order->records_max && n < max; i++) {
+        const order_record_t *r = &order->records[i];
+        if (r->in_use && gva_equal(r->page, page))
+            out[n++] = (msg_seq_entry_t){r->origin, r->last_seq};
+    }
+    return n;
+}
+
+order_held_t *order_held_of(order_t *order, ari_gva_t page)
+{
+    for (uint32_t i = 0; i < order->held_max && order->held_count > 0; i++) {
+        if (order->held[i].in_use && gva_equal(order->held[i].page, page))
+            return &order->held[i];
+    }
+    return NULL;
+}

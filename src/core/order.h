@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "ariadne.h"
+#include "msg.h"
 
 typedef struct order order_t;
 
@@ -60,6 +61,12 @@ void order_release(order_t *order, order_held_t *held);
 uint32_t order_held_count(const order_t *order);
 /* Earliest held deadline, UINT64_MAX if nothing is held. */
 uint64_t order_next_deadline(const order_t *order);
+
+/* Writes up to max (origin, last seq) records of a page into out (for an
+ * ownership transfer, which carries them); returns how many. */
+uint32_t order_export(const order_t *order, ari_gva_t page, msg_seq_entry_t *out, uint32_t max);
+/* A held request of a page, or NULL (to send on after the page moved). */
+order_held_t *order_held_of(order_t *order, ari_gva_t page);
 
 /* Forgets every record and held request of a page (it was freed). */
 void order_forget_page(order_t *order, ari_gva_t page);

@@ -258,7 +258,7 @@ bool pcache_entry_evictable(const pcache_entry_t *entry)
 {
     return entry->copy != PCACHE_COPY_MASTER && entry->pending == 0 &&
            (entry->flags & (PCACHE_ANCHOR | PCACHE_FREEING | PCACHE_REF_PENDING |
-                            PCACHE_SYNC_PENDING)) == 0;
+                            PCACHE_SYNC_PENDING | PCACHE_STRICT)) == 0;
 }
 
 pcache_entry_t *pcache_victim(pcache_t *pcache, uint32_t scan_max)
@@ -303,6 +303,27 @@ uint32_t pcache_port_stamp(pcache_t *pcache, pcache_entry_t *entry, uint32_t por
     pcache_generations_of(pcache, pcache_index(pcache, entry))[port] = generation;
     entry->down |= 1ull << port;
     return generation;
+}
+
+uint32_t pcache_generation_fresh(pcache_t *pcache)
+{
+    uint32_t generation = pcache->generation_next++;
+    if (pcache->generation_next == 0)
+        pcache->generation_next = 1;
+    return generation;
+}
+
+void pcache_port_set(pcache_t *pcache, pcache_entry_t *entry, uint32_t port, uint32_t generation)
+{
+    assert(port < pcache->ports);
+    pcache_generations_of(pcache, pcache_index(pcache, entry))[port] = generation;
+    entry->down |= 1ull << port;
+    /* Our own later stamps come after it, so they never repeat it soon. */
+    if ((int32_t)(generation - pcache->generation_next) >= 0) {
+        pcache->generation_next = generation + 1;
+        if (pcache->generation_next == 0)
+            pcache->generation_next = 1;
+    }
 }
 
 uint32_t pcache_port_generation(const pcache_t *pcache, const pcache_entry_t *entry,

@@ -35,6 +35,8 @@ typedef enum {
 #define PCACHE_REF_PENDING 0x04u  /* this node's REF is on its way */
 #define PCACHE_SYNC_PENDING 0x08u /* this node's SYNC is on its way */
 #define PCACHE_FREEING 0x10u      /* PRUNE sent down, collecting PRUNE_ACKs */
+#define PCACHE_STRICT 0x20u       /* on an ownership path (an ACQ passed): never evicted,
+                                   * since a transfer or a queued waiter relies on it */
 
 typedef struct {
     ari_gva_t page;          /* page identity */
@@ -77,7 +79,8 @@ void pcache_touch(pcache_t *pcache, pcache_entry_t *entry, uint64_t now_ns);
  * pending, not an anchor or a page being freed. */
 bool pcache_entry_idle(const pcache_entry_t *entry);
 /* Entries capacity pressure may evict: anything but a master, an anchor, a
- * page being freed, or one with this node's requests pending. Evicting one
+ * page being freed, a strict (ownership) path, or one with this node's
+ * requests pending. Evicting one
  * with downstream ports prunes that subtree (the caller does it). */
 bool pcache_entry_evictable(const pcache_entry_t *entry);
 
@@ -90,6 +93,11 @@ pcache_entry_t *pcache_expired(pcache_t *pcache, uint64_t now_ns);
 /* Stamps a fresh generation on (entry, port), as data passes down that port,
  * and adds the port to the downstream set. Returns the generation. */
 uint32_t pcache_port_stamp(pcache_t *pcache, pcache_entry_t *entry, uint32_t port);
+/* A fresh generation, for a link whose child picks it (an ownership
+ * transfer flips the link; docs/PROTOCOL.md). */
+uint32_t pcache_generation_fresh(pcache_t *pcache);
+/* Adds a port to the downstream set with a generation chosen elsewhere. */
+void pcache_port_set(pcache_t *pcache, pcache_entry_t *entry, uint32_t port, uint32_t generation);
 /* The generation last stamped on (entry, port); 0 if never. */
 uint32_t pcache_port_generation(const pcache_t *pcache, const pcache_entry_t *entry,
                                 uint32_t port);

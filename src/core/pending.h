@@ -15,10 +15,15 @@
 typedef struct {
     uint64_t cookie;       /* the host's, handed back in the completion */
     uint64_t seq;          /* the request's sequence number (0: none, e.g. a read) */
-    uint64_t retry_at_ns;  /* when to try again (0: not waiting to) */
+    uint64_t retry_at_ns;  /* when to try again (0: not waiting to); own.c: the deadline */
     ari_gva_t page;
     uint8_t op;            /* the protocol's request kind */
     uint8_t retries;
+    uint8_t stage;         /* the protocol's own use (own.c: DPU_STAGE_*) */
+    uint8_t priority;      /* own.c: the arbiter request's priority and flags */
+    uint8_t flags;
+    uint32_t offset;       /* own.c: the semaphore's or barrier's word */
+    uint32_t count;        /* own.c: a barrier's parties */
     bool silent;           /* read-ahead: no completion goes to the host */
 } pending_t;
 
