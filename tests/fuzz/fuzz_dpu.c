@@ -6,7 +6,8 @@
  *
  * Input: records of [action u8][length u16 little-endian][bytes]. Action % 8: 0-1 a
  * message on that port, 2 host READ, 3 host WRITE, 4 ATOMIC, 5 UNREF,
- * 6 CREATE or FREE, 7 tick.
+ * 6 CREATE, FREE or an ownership request (ACQUIRE, RELEASE, SEM_WAIT,
+ * SEM_POST, BARRIER), 7 tick.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,15 @@ static void fuzz_host(dpu_t *dpu, uint8_t action, const uint8_t *bytes, size_t l
     case 3: r.op = DPU_OP_WRITE; r.offset = length > 1 ? bytes[1] * 8u : 0; r.length = 16; r.data = pattern; break;
     case 4: r.op = DPU_OP_ATOMIC; r.atomic_op = length > 1 ? bytes[1] % 4u : 1; r.offset = 8; r.arg0 = 1; break;
     case 5: r.op = DPU_OP_UNREF; break;
-    default: r.op = length > 1 && bytes[1] & 1 ? DPU_OP_FREE : DPU_OP_CREATE; break;
+    default: {
+        static const dpu_op_t ops[] = {DPU_OP_CREATE, DPU_OP_FREE, DPU_OP_ACQUIRE, DPU_OP_RELEASE,
+                                       DPU_OP_SEM_WAIT, DPU_OP_SEM_POST, DPU_OP_BARRIER};
+        r.op = ops[length > 1 ? bytes[1] % 7u : 0];
+        r.flags = length > 2 ? bytes[2] & DPU_ACQUIRE_PIN : 0;
+        r.offset = r.op == DPU_OP_ACQUIRE || r.op == DPU_OP_RELEASE ? 0 : 8;
+        r.arg0 = length > 3 ? bytes[3] % 4u : 2;
+        break;
+    }
     }
     dpu_submit(dpu, &r, now);
 }
@@ -103,6 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     config.held_max = 2;
     config.origins_max = 4;
     config.hops_max = 8;
+    config.queue_max = 4;
+    config.crumbs_max = 4;
     dpu_world_t w = {&world, fuzz_send, fuzz_page_memory, fuzz_page_drop, fuzz_complete, NULL, NULL};
     dpu_t *dpu;
     if (dpu_create(&config, &w, &dpu) != 0)
