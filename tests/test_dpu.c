@@ -3,6 +3,7 @@
  * is a FIFO the test delivers from one message at a time, so a test can
  * choose exactly which race happens.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/dpu.h"
@@ -36,6 +37,8 @@ struct net {
     ari_gva_t page_of[NET_NODES_MAX][4];
     int completions[NET_NODES_MAX];
     int last_status[NET_NODES_MAX];
+    dpu_completion_t log[NET_NODES_MAX][16]; /* the latest completions, for drivers */
+    int logged[NET_NODES_MAX];
     uint64_t sent[NET_NODES_MAX][MSG_TYPE_END];
     uint64_t now;
 };
@@ -87,6 +90,8 @@ static void net_complete(void *ctx, const dpu_completion_t *completion)
     net_ctx_t *c = ctx;
     c->net->completions[c->node]++;
     c->net->last_status[c->node] = completion->status;
+    if (c->net->logged[c->node] < 16)
+        c->net->log[c->node][c->net->logged[c->node]++] = *completion;
 }
 
 static void net_init(net_t *net, const char *spec, uint32_t cache)
@@ -140,6 +145,14 @@ static bool net_deliver(net_t *net, uint32_t from, uint32_t to)
             port = (int)p;
     }
     CHECK(port >= 0);
+    if (getenv("ARI_NET_TRACE") != NULL) {
+        msg_t m;
+        size_t used;
+        if (msg_decode(bytes, length, &m, &used) == 0)
+            fprintf(stderr, "%u->%u %s page %llx origin %u seq %llu op %u hops %u v %llu\n", from, to,
+                    msg_type_name(m.type), (unsigned long long)m.page.lo, m.origin, (unsigned long long)m.seq, m.op,
+                    m.hops.count, (unsigned long long)m.version);
+    }
     dpu_receive(net->dpu[to], (uint32_t)port, bytes, length, ++net->now);
     free(bytes);
     return true;
@@ -320,6 +333,18 @@ static int net_submit_acq(net_t *net, uint32_t node, dpu_op_t op, ari_gva_t page
     return dpu_submit(net->dpu[node], &r, ++net->now);
 }
 
+static void net_dump_tree(net_t *net, ari_gva_t page)
+{
+    for (uint32_t k = 0; k < net->topo->nodes; k++) {
+        pcache_entry_t *e = net_entry(net, k, page);
+        if (e != NULL)
+            fprintf(stderr, "  node %u: copy %d up %d (node %d) down %llx flags %x v %llu\n", k,
+                    e->copy, e->up,
+                    e->up >= 0 ? (int)topo_neighbor(net->topo, k, (uint32_t)e->up) : -1,
+                    (unsigned long long)e->down, e->flags, (unsigned long long)e->version);
+    }
+}
+
 /* Exactly one master, and every other entry's up pointers lead to it. */
 static uint32_t net_check_tree(net_t *net, ari_gva_t page)
 {
@@ -346,11 +371,16 @@ static uint32_t net_check_tree(net_t *net, ari_gva_t page)
             CHECK(pe != NULL);
             /* the parent lists us downstream */
             for (uint32_t p = 0; p < topo_degree(net->topo, parent); p++) {
-                if (topo_neighbor(net->topo, parent, p) == at)
+                if (topo_neighbor(net->topo, parent, p) == at && !pcache_has_down(pe, p)) {
+                    fprintf(stderr, "node %u's parent %u does not list it\n", at, parent);
+                    net_dump_tree(net, page);
                     CHECK(pcache_has_down(pe, p));
+                }
             }
             at = parent;
         }
+        if (!(at == owner || net_entry(net, n, page) == NULL))
+            net_dump_tree(net, page);
         CHECK(at == owner || net_entry(net, n, page) == NULL);
     }
     return owner;
@@ -509,4 +539,164 @@ TEST_FN(own_pin_limit_and_timeout)
     net_settle(&net);
     CHECK_U64(dpu_queue_length(net.dpu[2], page), ==, 0);
     net_fini(&net);
+}
+
+/* ------------------------------------------------------------------------
+ * Property: a mutex-protected counter over random delivery orders
+ * ------------------------------------------------------------------------ */
+
+typedef enum { OWN_IDLE, OWN_ACQUIRING, OWN_READING, OWN_WRITING } own_node_state_t;
+
+typedef struct {
+    net_t net;
+    ari_gva_t lock, data;
+    own_node_state_t state[NET_NODES_MAX];
+    uint32_t done[NET_NODES_MAX];
+    int64_t holder;
+    uint32_t sections;
+    uint64_t rng;
+} own_run_t;
+
+/* Delivers one message from a random non-empty link; false if none. */
+static bool own_run_deliver(own_run_t *run)
+{
+    uint32_t nodes = run->net.topo->nodes, start = (uint32_t)(test_rand_next(&run->rng) % (nodes * nodes));
+    for (uint32_t k = 0; k < nodes * nodes; k++) {
+        uint32_t i = (start + k) % (nodes * nodes);
+        if (net_deliver(&run->net, i / nodes, i % nodes))
+            return true;
+    }
+    return false;
+}
+
+/* The lock page's bytes 8..16 hold the write notice: the data page's
+ * version after the last holder's write. */
+static uint64_t own_run_notice(own_run_t *run, uint32_t node, bool set, uint64_t version)
+{
+    uint8_t *m = net_memory(&run->net.ctx[node], run->lock, false);
+    CHECK(m != NULL); /* the holder owns the lock page */
+    if (set)
+        memcpy(m + 8, &version, 8);
+    memcpy(&version, m + 8, 8);
+    return version;
+}
+
+static void own_run_step_node(own_run_t *run, uint32_t n, const dpu_completion_t *c)
+{
+    net_t *net = &run->net;
+    if (c->op == DPU_OP_READ && c->cookie != 77)
+        return; /* a plain reader's read */
+    CHECK_OK(c->status);
+    switch (run->state[n]) {
+    case OWN_ACQUIRING: {
+        CHECK(c->op == DPU_OP_ACQUIRE);
+        CHECK(run->holder < 0); /* mutual exclusion */
+        run->holder = n;
+        dpu_request_t r = {.op = DPU_OP_READ, .page = run->data, .cookie = 77,
+                           .min_version = own_run_notice(run, n, false, 0)};
+        run->state[n] = OWN_READING;
+        CHECK_OK(dpu_submit(net->dpu[n], &r, ++net->now));
+        break;
+    }
+    case OWN_READING: {
+        uint64_t counter;
+        memcpy(&counter, net_memory(&net->ctx[n], run->data, false), 8);
+        CHECK_U64(counter, ==, run->sections); /* release consistency held */
+        counter++;
+        dpu_request_t w = {.op = DPU_OP_WRITE, .page = run->data, .length = 8,
+                           .data = (const uint8_t *)&counter};
+        run->state[n] = OWN_WRITING;
+        CHECK_OK(dpu_submit(net->dpu[n], &w, ++net->now));
+        break;
+    }
+    case OWN_WRITING:
+        CHECK(c->op == DPU_OP_WRITE);
+        own_run_notice(run, n, true, c->version);
+        run->sections++;
+        run->done[n]++;
+        run->holder = -1;
+        run->state[n] = OWN_IDLE;
+        CHECK_OK(net_submit_acq(net, n, DPU_OP_RELEASE, run->lock, 0, 0, 0));
+        break;
+    case OWN_IDLE:
+        break;
+    }
+}
+
+static void own_run_drive(own_run_t *run, uint32_t rounds)
+{
+    net_t *net = &run->net;
+    uint32_t nodes = net->topo->nodes;
+    for (uint32_t n = 0; n < nodes; n++) {
+        for (int i = 0; i < net->logged[n]; i++) {
+            dpu_completion_t c = net->log[n][i];
+            if (c.op != DPU_OP_RELEASE)
+                own_run_step_node(run, n, &c);
+        }
+        net->logged[n] = 0;
+        if (run->state[n] == OWN_IDLE && run->done[n] < rounds &&
+            test_rand_next(&run->rng) % 4 == 0) {
+            run->state[n] = OWN_ACQUIRING;
+            CHECK_OK(net_submit_acq(net, n, DPU_OP_ACQUIRE, run->lock, DPU_ACQUIRE_PIN, 0, 0));
+        } else if (test_rand_next(&run->rng) % 16 == 0) {
+            net_submit(net, n, DPU_OP_READ, test_rand_next(&run->rng) & 1 ? run->data : run->lock);
+        }
+    }
+}
+
+static void own_run_seed(uint64_t seed)
+{
+    static const char *specs[] = {"tree:7:2", "ring:5", "mesh:4", "ring:8"};
+    own_run_t *run = calloc(1, sizeof *run);
+    run->rng = seed;
+    const char *spec = specs[seed % 4];
+    net_init(&run->net, spec, 64);
+    uint32_t nodes = run->net.topo->nodes, rounds = 3;
+    uint32_t lock_birth = (uint32_t)(test_rand_next(&run->rng) % nodes);
+    uint32_t data_birth = (uint32_t)(test_rand_next(&run->rng) % nodes);
+    run->lock = net_page(lock_birth);
+    gva_fields_t f = {.machine = data_birth, .offset = 0x20000};
+    run->data = gva_make(&f);
+    run->holder = -1;
+    net_submit(&run->net, lock_birth, DPU_OP_CREATE, run->lock);
+    net_submit(&run->net, data_birth, DPU_OP_CREATE, run->data);
+    run->net.logged[lock_birth] = run->net.logged[data_birth] = 0;
+    for (uint32_t step = 0; step < 200000 && run->sections < nodes * rounds; step++) {
+        if (!own_run_deliver(run) || test_rand_next(&run->rng) % 3 == 0)
+            own_run_drive(run, rounds);
+    }
+    if (run->sections != nodes * rounds) {
+        net_settle(&run->net);
+        for (uint32_t n = 0; n < nodes; n++) {
+            pcache_entry_t *e = net_entry(&run->net, n, run->lock);
+            fprintf(stderr, "node %u: state %d done %u entry %s copy %d up %d down %llx flags %x "
+                    "queue %u pinned %d pending %u\n", n, run->state[n], run->done[n],
+                    e ? "yes" : "no", e ? e->copy : -1, e ? e->up : -9,
+                    e ? (unsigned long long)e->down : 0ull, e ? e->flags : 0,
+                    dpu_queue_length(run->net.dpu[n], run->lock),
+                    dpu_pinned(run->net.dpu[n], run->lock), dpu_pending(run->net.dpu[n]));
+        }
+    }
+    if (run->sections != nodes * rounds)
+        fprintf(stderr, "own_property: replay with seed %llu (%s): %u of %u sections\n",
+                (unsigned long long)seed, spec, run->sections, nodes * rounds);
+    CHECK_U64(run->sections, ==, nodes * rounds);
+    net_settle(&run->net);
+    net_check_tree(&run->net, run->lock);
+    net_check_tree(&run->net, run->data);
+    net_fini(&run->net);
+    free(run);
+}
+
+/* Every node takes the lock three times and increments a counter in a
+ * path-cache page under it; random delivery orders over four topologies. */
+TEST_FN(own_property_mutex_counter)
+{
+    const char *only = getenv("ARI_OWN_SEED");
+    if (only != NULL) {
+        own_run_seed(strtoull(only, NULL, 10));
+        return;
+    }
+    for (uint64_t seed = 1; seed <= 400; seed++)
+        own_run_seed(seed);
 }

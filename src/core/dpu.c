@@ -189,6 +189,8 @@ void dpu_pending_complete(dpu_t *dpu, uint32_t index, dpu_completion_t *completi
         dpu_entry_release(dpu, entry);
 }
 
+static void dpu_sync(dpu_t *dpu, pcache_entry_t *entry, uint64_t now_ns);
+
 static bool dpu_reads_waiting(const dpu_t *dpu, ari_gva_t page)
 {
     for (uint32_t i = 0; i < dpu->pending.count; i++) {
@@ -198,11 +200,20 @@ static bool dpu_reads_waiting(const dpu_t *dpu, ari_gva_t page)
     return false;
 }
 
-/* Completes every READ waiting on a page. */
-void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, uint64_t version)
+/* Completes every READ waiting on a page, but for those that asked for a
+ * later version than `version` (a write notice): true if any such remain. */
+static bool dpu_pending_complete_reads_at(dpu_t *dpu, ari_gva_t page, int status,
+                                          uint64_t version)
 {
+    bool later = false;
     for (uint32_t i = 0; i < dpu->pending.count;) {
         pending_t *p = &dpu->pending.items[i];
+        if (p->op == DPU_OP_READ && gva_equal(p->page, page) && status == ARI_OK &&
+            p->min_version > version) {
+            later = true;
+            i++;
+            continue;
+        }
         if (p->op == DPU_OP_READ && gva_equal(p->page, page)) {
             dpu_completion_t c = {.status = status, .version = version};
             dpu_pending_complete(dpu, i, &c);
@@ -210,6 +221,12 @@ void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, uint64_t
         }
         i++;
     }
+    return later;
+}
+
+void dpu_pending_complete_reads(dpu_t *dpu, ari_gva_t page, int status, uint64_t version)
+{
+    (void)dpu_pending_complete_reads_at(dpu, page, status, version);
 }
 
 /* ------------------------------------------------------------------------
@@ -392,11 +409,34 @@ static void dpu_send_page(dpu_t *dpu, pcache_entry_t *entry, const msg_t *reques
                           uint32_t from, msg_type_t type, const uint8_t *memory);
 static void dpu_join_answer(dpu_t *dpu, pcache_entry_t *entry, msg_t *ref, uint32_t from);
 
+/* A request that finds this DPU already in its hops looped (it chased an
+ * owner that moved, or a route turned): the loop is cut here, so answers
+ * retrace a simple path, and it continues as if it had come from the hop
+ * before; if it is our own, as if from our host. */
+static void dpu_request_cut_loop(dpu_t *dpu, msg_t *request, uint32_t *from,
+                                 const uint8_t **bytes)
+{
+    int64_t here = msg_hops_find(request->hops, dpu->config.node);
+    if (here < 0)
+        return;
+    request->hops.count = (uint32_t)here;
+    *bytes = NULL; /* a held copy must be the cut one */
+    if (here == 0) {
+        *from = DPU_FROM_HOST;
+        return;
+    }
+    int back = dpu_port_to(dpu, msg_hops_at(request->hops, (uint32_t)here - 1));
+    if (back >= 0)
+        *from = (uint32_t)back;
+}
+
 /* Moves a request one step toward the owner, or serves it here. `from` is
  * the port it came in on (DPU_FROM_HOST for this node's own). */
 void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t *bytes,
                         size_t length, uint64_t now_ns)
 {
+    if (from != DPU_FROM_HOST)
+        dpu_request_cut_loop(dpu, request, &from, &bytes);
     pcache_entry_t *entry = pcache_find(dpu->pcache, request->page);
     bool run = request->type == MSG_REF && request->count > 1;
     if (entry != NULL) {
@@ -406,13 +446,6 @@ void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t *bytes
     }
     int port = dpu_next_port(dpu, entry, request->page, run);
     if (port == DPU_HERE) {
-        if (from != DPU_FROM_HOST && request->origin == dpu->config.node) {
-            /* Our own request chased the page here and we own it now (it
-             * moved to us while the request was on its way). */
-            request->hops.count = 0;
-            from = DPU_FROM_HOST;
-            bytes = NULL;
-        }
         dpu_owner_serve(dpu, entry, request, from, bytes, length, now_ns);
         return;
     }
@@ -422,21 +455,21 @@ void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t *bytes
     }
     /* A REF that meets a valid replica already on the tree joins there and
      * is answered from it: updates after this point pass through here. */
-    if (request->type == MSG_REF && !run && from != DPU_FROM_HOST && entry != NULL &&
+    /* Only from below: an ownership transfer may have turned this entry's
+     * up toward the requester, and joining there would make a cycle. */
+    bool from_below = from != DPU_FROM_HOST && entry != NULL && (int)from != entry->up;
+    if (request->type == MSG_REF && !run && from_below &&
         entry->copy == PCACHE_COPY_VALID && (entry->flags & PCACHE_FREEING) == 0 &&
         (request->flags & MSG_FLAG_NODATA) == 0) {
         dpu_join_answer(dpu, entry, request, from);
         return;
     }
     /* A REF that only builds a path joins at the first entry on the tree. */
-    if (request->type == MSG_REF && (request->flags & MSG_FLAG_NODATA) && from != DPU_FROM_HOST &&
-        entry != NULL && (entry->flags & PCACHE_ON_TREE) && (entry->flags & PCACHE_FREEING) == 0) {
+    if (request->type == MSG_REF && (request->flags & MSG_FLAG_NODATA) && from_below &&
+        (entry->flags & PCACHE_ON_TREE) && (entry->flags & PCACHE_FREEING) == 0) {
         dpu_send_page(dpu, entry, request, from, MSG_REF_DATA, NULL);
         return;
     }
-    int64_t seen = msg_hops_find(request->hops, dpu->config.node);
-    if (seen >= 0)
-        request->hops.count = (uint32_t)seen; /* cut the loop here */
     if (request->hops.count + 1 > dpu->config.hops_max) {
         dpu_answer_error(dpu, request, ARI_ELOOP);
         return;
@@ -716,8 +749,10 @@ static void dpu_install(dpu_t *dpu, pcache_entry_t *entry, const msg_t *data)
     entry->copy = PCACHE_COPY_VALID;
     entry->version = data->version;
     dpu_observe(dpu, DPU_EVENT_INSTALL, entry->page, entry->version);
-    dpu_pending_complete_reads(dpu, entry->page, ARI_OK, entry->version);
+    bool later = dpu_pending_complete_reads_at(dpu, entry->page, ARI_OK, entry->version);
     entry = pcache_find(dpu->pcache, data->page);
+    if (later && entry != NULL && entry->copy == PCACHE_COPY_VALID)
+        dpu_sync(dpu, entry, dpu->now_ns); /* a write notice names a later version */
     if (entry != NULL)
         own_joined(dpu, entry);
 }
@@ -748,18 +783,32 @@ static void dpu_page_data(dpu_t *dpu, msg_t *data, uint32_t from, uint64_t now_n
     pcache_entry_t *entry = pcache_find(dpu->pcache, data->page);
     if (entry == NULL)
         entry = dpu_entry_insert(dpu, data->page, now_ns);
-    if (entry == NULL || (entry->flags & PCACHE_FREEING) || entry->copy == PCACHE_COPY_MASTER) {
+    if (entry == NULL || (entry->flags & PCACHE_FREEING)) {
         if (entry == NULL)
             dpu_ref_fail(dpu, data, from);
         else
             dpu_stray(dpu, data->type, data->page);
         return;
     }
-    if ((entry->flags & PCACHE_ON_TREE) && entry->up != (int8_t)from)
-        dpu_send_unref(dpu, entry); /* re-parented: release the old branch */
-    entry->up = (int8_t)from;
-    entry->up_generation = data->generation;
-    entry->flags |= PCACHE_ON_TREE;
+    if (entry->copy == PCACHE_COPY_MASTER ||
+        ((entry->flags & PCACHE_ON_TREE) && entry->up >= 0 && entry->up != (int8_t)from)) {
+        /* Already on the tree by another parent (or its root): the data took
+         * a path an ownership transfer has since turned around. Trust the
+         * tree, and tell the sender we are not its child. */
+        msg_t unref = msg_make(MSG_UNREF);
+        unref.page = data->page;
+        unref.generation = data->generation;
+        unref.origin = dpu->config.node;
+        dpu_send(dpu, from, &unref);
+        if (entry->copy == PCACHE_COPY_MASTER && data->hops.count == 0) {
+            dpu_stray(dpu, data->type, data->page); /* our reads completed when the page came */
+            return;
+        }
+    } else {
+        entry->up = (int8_t)from;
+        entry->up_generation = data->generation;
+        entry->flags |= PCACHE_ON_TREE;
+    }
     if (data->flags & MSG_FLAG_NODATA)
         entry->flags |= PCACHE_STRICT; /* an ownership path */
     pcache_touch(dpu->pcache, entry, now_ns);
@@ -1190,6 +1239,7 @@ static int dpu_submit_read_one(dpu_t *dpu, ari_gva_t page, uint64_t cookie, bool
         return ARI_EBUSY;
     }
     p->silent = silent;
+    p->min_version = min_version;
     if (entry->flags & (PCACHE_REF_PENDING | PCACHE_SYNC_PENDING))
         return ARI_OK; /* merged: one network request answers every waiter */
     if ((entry->copy == PCACHE_COPY_INVALID || entry->copy == PCACHE_COPY_VALID) &&

@@ -24,6 +24,7 @@ typedef struct {
     uint8_t flags;
     uint32_t offset;       /* own.c: the semaphore's or barrier's word */
     uint32_t count;        /* own.c: a barrier's parties */
+    uint64_t min_version;  /* READ: complete only at this version or later */
     bool silent;           /* read-ahead: no completion goes to the host */
 } pending_t;
 
