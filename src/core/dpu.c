@@ -470,7 +470,12 @@ void dpu_request(dpu_t *dpu, msg_t *request, uint32_t from, const uint8_t *bytes
         dpu_send_page(dpu, entry, request, from, MSG_REF_DATA, NULL);
         return;
     }
-    if (request->hops.count + 1 > dpu->config.hops_max) {
+    /* A REF's path is bounded by 2 x diameter (it retries past it, DESIGN
+     * §4). Other requests follow the tree, which ownership transfers may
+     * have made deeper than that; loops are cut, so their path is simple
+     * and only the wire bounds it. */
+    uint32_t bound = request->type == MSG_REF ? dpu->config.hops_max : MSG_HOPS_MAX - 1;
+    if (request->hops.count + 1 > bound) {
         dpu_answer_error(dpu, request, ARI_ELOOP);
         return;
     }
@@ -1285,7 +1290,11 @@ static int dpu_submit_read(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
 /* WRITE, ATOMIC and GET: pipelined, ordered by seq and prev. */
 static int dpu_submit_ordered(dpu_t *dpu, const dpu_request_t *r, uint64_t now_ns)
 {
-    uint64_t prev = pending_newest_seq(&dpu->pending, r->page, DPU_OP_READ);
+    /* Only writes, atomics and gets are ordered by the owner: an arbiter
+     * request's seq is never "applied" and must not be waited for. */
+    uint64_t prev = pending_newest_seq_of(&dpu->pending, r->page,
+                                          1u << DPU_OP_WRITE | 1u << DPU_OP_ATOMIC |
+                                              1u << DPU_OP_GET);
     pending_t *p = dpu_pending_add(dpu, r->op, r->page, r->cookie);
     if (p == NULL)
         return ARI_EBUSY;

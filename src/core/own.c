@@ -646,15 +646,30 @@ static uint64_t *own_word(dpu_t *dpu, pcache_entry_t *master, uint32_t offset)
     return (uint64_t *)(void *)(memory + offset);
 }
 
-/* Semaphore and barrier words change at the owner only, without a version:
- * such a page is for synchronisation, not for data replicas read. */
+/* Semaphore and barrier words change at the owner like any write: a new
+ * version, and an UPDATE down the tree, so replicas of the page follow. */
+static void own_word_store(dpu_t *dpu, pcache_entry_t *master, uint32_t offset, uint64_t value)
+{
+    uint64_t *word = own_word(dpu, master, offset);
+    __atomic_store_n(word, value, __ATOMIC_RELAXED);
+    master->version++;
+    msg_t update = msg_make(MSG_UPDATE);
+    update.page = master->page;
+    update.version = master->version;
+    update.offset = offset;
+    update.origin = dpu->config.node;
+    update.data = (const uint8_t *)word;
+    update.data_length = 8;
+    dpu_send_ports(dpu, master->down, &update);
+}
+
 static void own_sem_wait(dpu_t *dpu, pcache_entry_t *master, msg_t *acq, uint32_t from)
 {
     uint64_t *word = own_word(dpu, master, acq->offset);
     arbiter_page_t *state = own_state(dpu, master->page);
     uint64_t value = __atomic_load_n(word, __ATOMIC_RELAXED);
     if (value > 0 && (state == NULL || arbiter_first(state, MSG_ACQ_SEM_WAIT, acq->offset) < 0)) {
-        __atomic_store_n(word, value - 1, __ATOMIC_RELAXED);
+        own_word_store(dpu, master, acq->offset, value - 1);
         dpu->stats.grants++;
         own_answer(dpu, master, acq, MSG_GRANT, MSG_ACQ_SEM_WAIT, 0);
         return;
@@ -672,7 +687,7 @@ static void own_sem_post(dpu_t *dpu, pcache_entry_t *master, msg_t *acq)
         own_grant_waiter(dpu, master, &waiter);
     } else {
         uint64_t *word = own_word(dpu, master, acq->offset);
-        __atomic_store_n(word, __atomic_load_n(word, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+        own_word_store(dpu, master, acq->offset, __atomic_load_n(word, __ATOMIC_RELAXED) + 1);
     }
     if (acq->seq != 0) /* a permit handed back by a DPU expects no answer */
         own_answer(dpu, master, acq, MSG_GRANT, MSG_ACQ_SEM_POST, 0);
@@ -683,14 +698,13 @@ static void own_barrier(dpu_t *dpu, pcache_entry_t *master, msg_t *acq, uint32_t
     uint64_t *word = own_word(dpu, master, acq->offset);
     uint64_t arrived = __atomic_load_n(word, __ATOMIC_RELAXED) + 1;
     if (arrived < acq->count) {
-        __atomic_store_n(word, arrived, __ATOMIC_RELAXED);
         own_queue(dpu, master, acq, from);
         arbiter_page_t *state = own_state(dpu, master->page);
-        if (state == NULL || arbiter_find_waiter(state, acq->origin, acq->seq) < 0)
-            __atomic_store_n(word, arrived - 1, __ATOMIC_RELAXED); /* rejected: not counted */
+        if (state != NULL && arbiter_find_waiter(state, acq->origin, acq->seq) >= 0)
+            own_word_store(dpu, master, acq->offset, arrived); /* queued: counted */
         return;
     }
-    __atomic_store_n(word, 0, __ATOMIC_RELAXED);
+    own_word_store(dpu, master, acq->offset, 0);
     arbiter_page_t *state = own_state(dpu, master->page);
     int64_t index;
     while (state != NULL && (index = arbiter_first(state, MSG_ACQ_BARRIER, acq->offset)) >= 0) {
@@ -712,9 +726,8 @@ static void own_cancel(dpu_t *dpu, pcache_entry_t *master, const msg_t *cancel)
         return; /* granted already (the grant crossed the CANCEL), or never queued */
     arbiter_waiter_t waiter = arbiter_remove(state, (uint32_t)index);
     if (waiter.kind == MSG_ACQ_BARRIER) {
-        uint64_t *word = own_word(dpu, master, waiter.offset);
-        uint64_t arrived = __atomic_load_n(word, __ATOMIC_RELAXED);
-        __atomic_store_n(word, arrived > 0 ? arrived - 1 : 0, __ATOMIC_RELAXED);
+        uint64_t arrived = __atomic_load_n(own_word(dpu, master, waiter.offset), __ATOMIC_RELAXED);
+        own_word_store(dpu, master, waiter.offset, arrived > 0 ? arrived - 1 : 0);
     }
     own_reject_waiter(dpu, master, &waiter);
     state = own_state(dpu, master->page);

@@ -101,3 +101,14 @@ uint64_t pending_newest_seq(const pending_table_t *table, ari_gva_t page, uint8_
     }
     return newest;
 }
+
+uint64_t pending_newest_seq_of(const pending_table_t *table, ari_gva_t page, uint32_t op_mask)
+{
+    uint64_t newest = 0;
+    for (uint32_t i = 0; i < table->count; i++) {
+        const pending_t *p = &table->items[i];
+        if (((op_mask >> p->op) & 1u) && p->seq > newest && gva_equal(p->page, page))
+            newest = p->seq;
+    }
+    return newest;
+}

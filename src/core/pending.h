@@ -57,5 +57,7 @@ int64_t pending_find_seq(const pending_table_t *table, uint64_t seq, uint8_t ski
 uint32_t pending_count_page(const pending_table_t *table, ari_gva_t page);
 /* The newest seq among a page's requests whose op is not `skip_op`, or 0. */
 uint64_t pending_newest_seq(const pending_table_t *table, ari_gva_t page, uint8_t skip_op);
+/* The newest seq among a page's requests whose op is in op_mask (bit op). */
+uint64_t pending_newest_seq_of(const pending_table_t *table, ari_gva_t page, uint32_t op_mask);
 
 #endif /* ARIADNE_CORE_PENDING_H */
