@@ -89,6 +89,7 @@ fuzz: $(FUZZ_BIN)
 bench: $(BUILD)/ariadne
 	@sh bench/topo.sh $(BUILD)/ariadne
 	@sh bench/sim_compare.sh $(BUILD)/ariadne
+	@sh bench/own_compare.sh $(BUILD)/ariadne
 
 clean:
 	rm -rf build

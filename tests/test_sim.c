@@ -348,3 +348,265 @@ TEST_FN(sim_trace_out)
         free(text);
     }
 }
+
+/* ------------------------------------------------------------------------
+ * The ownership protocol (DESIGN §5): migratory pages, a contended lock, a
+ * barrier, each with path-cache readers and writers on the same pages, on
+ * small random topologies with jitter and link stalls, for both protocols.
+ * Every check of the run must be zero (one owner per page, mutual
+ * exclusion, no starvation, one tree per page, the counter exact, the
+ * barrier's slots visible, and DESIGN §4's guarantees across transfers).
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    char topo[64];
+    char workload[32];
+    sim_workload_kind_t kind;
+    uint32_t parties, readers, cache, pending, update_max;
+    uint64_t ops, interval, jitter, hold, pin;
+    double burst, write_ratio;
+} own_params_t;
+
+static void own_params(uint64_t seed, sim_workload_kind_t kind, own_params_t *p)
+{
+    uint64_t rng = seed * 104729 + (uint64_t)kind;
+    uint32_t nodes = seed % 10 == 0 ? 24 + (uint32_t)(test_rand_next(&rng) % 17)
+                                    : 6 + (uint32_t)(test_rand_next(&rng) % 11);
+    uint32_t degree = 3 + (uint32_t)(test_rand_next(&rng) % 2);
+    if ((nodes * degree) % 2 != 0)
+        nodes++;
+    snprintf(p->topo, sizeof p->topo, "random:%u:%u:%llu", nodes, degree,
+             (unsigned long long)seed);
+    p->kind = kind;
+    p->parties = 2 + (uint32_t)(test_rand_next(&rng) % 5);
+    p->readers = (uint32_t)(test_rand_next(&rng) % 4);
+    p->cache = test_rand_next(&rng) % 3 == 0 ? 6 + (uint32_t)(test_rand_next(&rng) % 10) : 4096;
+    p->pending = test_rand_next(&rng) % 3 == 0 ? 8 + (uint32_t)(test_rand_next(&rng) % 24) : 256;
+    p->update_max = (uint32_t)(test_rand_next(&rng) % 3) * 700; /* 0: every change an INVAL */
+    p->interval = 200 + test_rand_next(&rng) % 3000;
+    p->jitter = test_rand_next(&rng) % 3000;
+    p->burst = (double)(test_rand_next(&rng) % 3) * 0.02;
+    p->write_ratio = (double)(test_rand_next(&rng) % 4) * 0.1;
+    p->hold = test_rand_next(&rng) % 2 ? test_rand_next(&rng) % 3000 : 0;
+    p->pin = 1000000; /* 1 ms: well above a critical section, so no pin runs out */
+    if (kind == SIM_WORKLOAD_MIGRATORY) {
+        p->ops = 200;
+        p->readers = 1 + p->readers % 3;
+        snprintf(p->workload, sizeof p->workload, "migratory");
+    } else {
+        p->ops = kind == SIM_WORKLOAD_LOCK_CONTEND ? 40 : 10;
+        snprintf(p->workload, sizeof p->workload, "%s:%u", sim_workload_name(kind), p->parties);
+    }
+}
+
+static void own_config(uint64_t seed, const own_params_t *p, sim_protocol_t protocol,
+                       sim_config_t *c)
+{
+    sim_config_default(c);
+    c->seed = seed;
+    c->protocol = protocol;
+    sim_workload_default(p->kind, &c->workload);
+    c->workload.ops = p->ops;
+    c->workload.readers = p->readers;
+    c->workload.write_ratio = p->write_ratio;
+    c->workload.interval_ns = p->interval;
+    c->workload.hold_ns = p->hold;
+    if (p->kind != SIM_WORKLOAD_MIGRATORY)
+        c->workload.parties = p->parties;
+    c->dpu.pcache_capacity = p->cache;
+    c->dpu.pending_max = p->pending;
+    c->dpu.update_max_bytes = p->update_max;
+    c->dpu.pin_ns_max = p->pin;
+    c->jitter_ns = p->jitter;
+    c->burst_ratio = p->burst;
+    c->events_max = 5000000;
+}
+
+static void own_replay(uint64_t seed, const own_params_t *p, sim_protocol_t protocol)
+{
+    printf("replay: ariadne sim --topo %s --workload %s --ops %llu --seed %llu --readers %u "
+           "--write-ratio %g --interval %llu --jitter-ns %llu --burst-ratio %g --hold-ns %llu "
+           "--pin-ns %llu --cache %u --pending %u --update-max %u --events-max 5000000%s\n",
+           p->topo, p->workload, (unsigned long long)p->ops, (unsigned long long)seed, p->readers,
+           p->write_ratio, (unsigned long long)p->interval, (unsigned long long)p->jitter,
+           p->burst, (unsigned long long)p->hold, (unsigned long long)p->pin, p->cache,
+           p->pending, p->update_max, protocol == SIM_PROTOCOL_DIRECTORY ? " --protocol directory" : "");
+}
+
+static int own_run(uint64_t seed, sim_workload_kind_t kind, sim_protocol_t protocol,
+                   sim_result_t *r)
+{
+    own_params_t p;
+    own_params(seed, kind, &p);
+    sim_config_t config;
+    own_config(seed, &p, protocol, &config);
+    char error[TOPO_ERROR_MAX];
+    topo_t *topo;
+    CHECK_OK(topo_build(p.topo, NULL, NULL, &topo, error, sizeof error));
+    if (p.parties > topo->nodes)
+        config.workload.parties = topo->nodes;
+    int status = sim_run(topo, &config, r);
+    topo_free(topo);
+    if (status == ARI_OK && sim_result_violations(r) == 0)
+        return 0;
+    printf("seed %llu: status %d, order %llu ryw %llu writer %llu unconverged %llu leaked %llu "
+           "stuck %llu limit %llu owner %llu exclusion %llu starvation %llu tree %llu "
+           "counter %llu barrier %llu\n", (unsigned long long)seed, status,
+           (unsigned long long)r->order_violations, (unsigned long long)r->ryw_violations,
+           (unsigned long long)r->writer_order_violations, (unsigned long long)r->unconverged,
+           (unsigned long long)r->leaked_entries, (unsigned long long)r->stuck_ops,
+           (unsigned long long)r->event_limit_hit, (unsigned long long)r->owner_violations,
+           (unsigned long long)r->exclusion_violations,
+           (unsigned long long)r->starvation_violations, (unsigned long long)r->tree_violations,
+           (unsigned long long)r->counter_violations, (unsigned long long)r->barrier_violations);
+    own_replay(seed, &p, protocol);
+    return -1;
+}
+
+/* `seeds` seeds (ARI_OWN_SEEDS and ARI_OWN_FIRST choose others); stops
+ * after 5 failures (ARI_OWN_FAILURES: another limit). The totals show the
+ * runs did what they are meant to. */
+static void own_property(sim_workload_kind_t kind, sim_protocol_t protocol, uint64_t seeds)
+{
+    uint64_t first = getenv("ARI_OWN_FIRST") ? strtoull(getenv("ARI_OWN_FIRST"), NULL, 10) : 1;
+    if (getenv("ARI_OWN_SEEDS"))
+        seeds = strtoull(getenv("ARI_OWN_SEEDS"), NULL, 10);
+    int failures = 0, failures_max = getenv("ARI_OWN_FAILURES") ? atoi(getenv("ARI_OWN_FAILURES")) : 5;
+    uint64_t transfers = 0, queued = 0, rounds = 0, sections = 0, updates = 0;
+    for (uint64_t seed = first; seed < first + seeds && failures < failures_max; seed++) {
+        sim_result_t r;
+        if (own_run(seed, kind, protocol, &r) != 0) {
+            failures++;
+            continue;
+        }
+        transfers += r.transfers;
+        queued += r.acquires_queued;
+        rounds += r.barrier_rounds;
+        sections += r.sections;
+        updates += r.traversals_by_type[MSG_UPDATE];
+    }
+    CHECK_INT(failures, ==, 0);
+    CHECK_U64(updates, >, 0); /* readers' replicas were kept up to date */
+    if (kind == SIM_WORKLOAD_BARRIER) {
+        CHECK_U64(rounds, >, 0);
+    } else {
+        CHECK_U64(transfers, >, 0);
+        CHECK_U64(queued, >, 0); /* acquirers waited in a queue */
+    }
+    if (kind == SIM_WORKLOAD_LOCK_CONTEND)
+        CHECK_U64(sections, >, 0);
+}
+
+TEST_FN(sim_own_migratory_directory)
+{
+    own_property(SIM_WORKLOAD_MIGRATORY, SIM_PROTOCOL_DIRECTORY, 500);
+}
+
+TEST_FN(sim_own_lock_directory)
+{
+    own_property(SIM_WORKLOAD_LOCK_CONTEND, SIM_PROTOCOL_DIRECTORY, 500);
+}
+
+TEST_FN(sim_own_barrier_directory)
+{
+    own_property(SIM_WORKLOAD_BARRIER, SIM_PROTOCOL_DIRECTORY, 500);
+}
+
+TEST_FN(sim_own_migratory_pathcache)
+{
+    own_property(SIM_WORKLOAD_MIGRATORY, SIM_PROTOCOL_PATHCACHE, 500);
+}
+
+TEST_FN(sim_own_lock_pathcache)
+{
+    own_property(SIM_WORKLOAD_LOCK_CONTEND, SIM_PROTOCOL_PATHCACHE, 500);
+}
+
+TEST_FN(sim_own_barrier_pathcache)
+{
+    own_property(SIM_WORKLOAD_BARRIER, SIM_PROTOCOL_PATHCACHE, 500);
+}
+
+/* The ownership checks can fail: without the write notices a new lock
+ * holder may read a stale counter, and a barrier party a stale slot, when
+ * an update takes longer than the handoff or the barrier (large jitter, no
+ * host latency). Seeds run until both checks have caught one. */
+TEST_FN(sim_own_checks_catch_faults)
+{
+    uint64_t counter = 0, barrier = 0;
+    for (uint64_t seed = 1; seed <= 400 && (counter == 0 || barrier == 0); seed++) {
+        int kind = counter == 0 ? SIM_WORKLOAD_LOCK_CONTEND : SIM_WORKLOAD_BARRIER;
+        sim_config_t c;
+        sim_config_default(&c);
+        c.seed = seed;
+        c.protocol = SIM_PROTOCOL_DIRECTORY;
+        sim_workload_default((sim_workload_kind_t)kind, &c.workload);
+        c.workload.ops = kind == SIM_WORKLOAD_BARRIER ? 10 : 40;
+        c.workload.parties = 2 + seed % 6;
+        c.host_latency_ns = 0;
+        c.jitter_ns = 20000;
+        c.fault_ignore_notices = true;
+        char spec[64], error[TOPO_ERROR_MAX];
+        snprintf(spec, sizeof spec, "random:24:3:%llu", (unsigned long long)seed);
+        topo_t *topo;
+        CHECK_OK(topo_build(spec, NULL, NULL, &topo, error, sizeof error));
+        sim_result_t r;
+        CHECK_OK(sim_run(topo, &c, &r));
+        topo_free(topo);
+        counter += r.counter_violations;
+        barrier += r.barrier_violations;
+        CHECK_U64(r.owner_violations + r.exclusion_violations + r.tree_violations, ==, 0);
+    }
+    CHECK_U64(counter, >, 0);
+    CHECK_U64(barrier, >, 0);
+}
+
+/* The same seed gives the same run, ownership workloads too. */
+TEST_FN(sim_own_deterministic)
+{
+    for (int kind = SIM_WORKLOAD_MIGRATORY; kind <= SIM_WORKLOAD_BARRIER; kind++) {
+        sim_result_t a, b;
+        own_run(7, (sim_workload_kind_t)kind, SIM_PROTOCOL_DIRECTORY, &a);
+        own_run(7, (sim_workload_kind_t)kind, SIM_PROTOCOL_DIRECTORY, &b);
+        CHECK_U64(a.state_hash, ==, b.state_hash);
+        CHECK_U64(a.events, ==, b.events);
+        CHECK_U64(a.transfers, ==, b.transfers);
+    }
+}
+
+TEST_FN(sim_own_bad_config)
+{
+    sim_workload_kind_t kind;
+    uint32_t parties;
+    CHECK_OK(sim_workload_parse_spec("lock-contend:12", &kind, &parties));
+    CHECK_INT(kind, ==, SIM_WORKLOAD_LOCK_CONTEND);
+    CHECK_U64(parties, ==, 12);
+    CHECK_OK(sim_workload_parse_spec("barrier", &kind, &parties));
+    CHECK_U64(parties, ==, 0);
+    static const char *const bad[] = {"lock-contend:0", "lock-contend:", "barrier:x",
+                                      "barrier:-3", "barrier:257", "migratory:4", "mixed:2",
+                                      "lock-contend:4:1", "trace"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (sim_workload_parse_spec(bad[i], &kind, &parties) != ARI_EINVAL)
+            test_fail(__FILE__, __LINE__, "'%s' was accepted", bad[i]);
+    }
+    char error[TOPO_ERROR_MAX];
+    topo_t *topo;
+    CHECK_OK(topo_build("ring:4", NULL, NULL, &topo, error, sizeof error));
+    sim_config_t c;
+    sim_result_t r;
+    sim_config_default(&c);
+    sim_workload_default(SIM_WORKLOAD_LOCK_CONTEND, &c.workload);
+    c.workload.parties = 5; /* more than the nodes */
+    CHECK_INT(sim_run(topo, &c, &r), ==, ARI_EINVAL);
+    sim_workload_default(SIM_WORKLOAD_BARRIER, &c.workload);
+    c.workload.pages = 3;
+    CHECK_INT(sim_run(topo, &c, &r), ==, ARI_EINVAL);
+    sim_workload_default(SIM_WORKLOAD_MIGRATORY, &c.workload);
+    c.workload.free_ratio = 0.1;
+    CHECK_INT(sim_run(topo, &c, &r), ==, ARI_EINVAL);
+    sim_workload_default(SIM_WORKLOAD_MIXED, &c.workload);
+    c.workload.own_ratio = 0.1;
+    CHECK_INT(sim_run(topo, &c, &r), ==, ARI_EINVAL);
+    topo_free(topo);
+}

@@ -32,23 +32,41 @@ static void sim_usage(FILE *out)
             "  uniform          32 pages, any node writes, atomics and gets, 30%% changes\n"
             "  mixed            6 pages; writes, atomics, gets, unrefs and frees at once\n"
             "  trace:FILE       replay a recorded access trace (format in docs/SIMULATOR.md)\n"
+            "ownership workloads (DESIGN §5; --readers adds path-cache readers and writers\n"
+            "on the same pages, whose replicas follow the page from owner to owner):\n"
+            "  migratory        4 pages, 2000 operations: 60%% are sessions (a node acquires a\n"
+            "                   page pinned, writes 1-4 times at the new owner, releases),\n"
+            "                   10%% path-cache changes by the 2 readers, the rest reads\n"
+            "  lock-contend:N   N nodes take turns at one lock page guarding a counter on\n"
+            "                   another page: ACQUIRE(pin), READ the counter with the last\n"
+            "                   holder's write notice as min_version, WRITE it + 1, leave the\n"
+            "                   notice in the lock page, RELEASE; --ops critical sections in\n"
+            "                   all (200); the counter must end exact. Default N 4, no readers\n"
+            "  barrier:N        N nodes meet at a barrier (one page word), --ops rounds (50):\n"
+            "                   each writes its slot of a page, leaves the write's version in\n"
+            "                   the barrier page, arrives; then READs the notices and every\n"
+            "                   slot with min_version and must see this round's values\n"
             "\n"
             "workload options:\n"
             "  --ops N            operations (default 10000)\n"
             "  --pages N          pages in play\n"
-            "  --readers N        replicas per page\n"
+            "  --readers N        replicas per page (0: none, ownership workloads only)\n"
             "  --write-ratio X    share of operations that change a page (0..1)\n"
             "  --unref-ratio X    share that drop a replica\n"
             "  --free-ratio X     share that free a page (it comes back, next generation)\n"
             "  --write-bytes N    writes are 1..N bytes\n"
             "  --interval NS      mean time between operations (default 200)\n"
             "  --warmup           every reader reads its pages once before the operations\n"
+            "  --own-ratio X      migratory: share of operations that are sessions (0.6)\n"
+            "  --hold-ns NS       an owner holds its pin this long before RELEASE (0)\n"
             "protocol options:\n"
             "  --protocol P       pathcache (Ariadne, default) or directory (the baseline:\n"
             "                     the home keeps every sharer and unicasts each change)\n"
             "  --cache N          path-cache entries per DPU (default 4096)\n"
             "  --update-max N     changes up to N bytes go as UPDATE, larger as INVAL (1024)\n"
             "  --pending N        outstanding requests per node (256)\n"
+            "  --pin-ns NS        longest a page stays pinned (100000000); checks: every\n"
+            "                     acquire is granted within contenders x (this + one transfer)\n"
             "model options (defaults):\n"
             "  --hop-ns NS        link latency per hop (100)\n"
             "  --gbps G           link bandwidth (400)\n"
@@ -66,7 +84,9 @@ static void sim_usage(FILE *out)
             "  --seed S           the run's seed (default 1)\n"
             "  --json             one JSON object (keys in docs/SIMULATOR.md)\n"
             "\n"
-            "example: ariadne sim --topo random:64:4:1 --workload mixed --ops 5000 --seed 7\n");
+            "\n"
+            "examples: ariadne sim --topo random:64:4:1 --workload mixed --ops 5000 --seed 7\n"
+            "          ariadne sim --topo torus2d:8x8 --workload lock-contend:16 --readers 4 --json\n");
 }
 
 typedef struct {
@@ -113,7 +133,7 @@ enum {
     OPT_WRITE_RATIO, OPT_UNREF_RATIO, OPT_FREE_RATIO, OPT_WRITE_BYTES, OPT_INTERVAL,
     OPT_CACHE, OPT_UPDATE_MAX, OPT_PENDING, OPT_HOP, OPT_GBPS, OPT_STEP, OPT_HOST,
     OPT_JITTER, OPT_BURST_RATIO, OPT_BURST_NS, OPT_EVENTS, OPT_HELP, OPT_PROTOCOL, OPT_WARMUP,
-    OPT_TRACE_OUT, OPT_TRACE_MAX,
+    OPT_TRACE_OUT, OPT_TRACE_MAX, OPT_OWN_RATIO, OPT_HOLD, OPT_PIN,
 };
 
 static const struct option sim_options[] = {
@@ -145,6 +165,9 @@ static const struct option sim_options[] = {
     {"warmup", no_argument, NULL, OPT_WARMUP},
     {"trace-out", required_argument, NULL, OPT_TRACE_OUT},
     {"trace-max", required_argument, NULL, OPT_TRACE_MAX},
+    {"own-ratio", required_argument, NULL, OPT_OWN_RATIO},
+    {"hold-ns", required_argument, NULL, OPT_HOLD},
+    {"pin-ns", required_argument, NULL, OPT_PIN},
     {NULL, 0, NULL, 0},
 };
 
@@ -161,7 +184,7 @@ static int sim_parse_workload_option(int option, const char *arg, sim_workload_t
         w->pages = (uint32_t)n;
         return 0;
     case OPT_READERS:
-        if (sim_parse_u64("--readers", arg, 1, 1u << 24, &n) != 0)
+        if (sim_parse_u64("--readers", arg, 0, 1u << 24, &n) != 0)
             return -1;
         w->readers = (uint32_t)n;
         return 0;
@@ -175,6 +198,8 @@ static int sim_parse_workload_option(int option, const char *arg, sim_workload_t
     case OPT_FREE_RATIO: return sim_parse_ratio("--free-ratio", arg, 1, &w->free_ratio);
     case OPT_INTERVAL: return sim_parse_u64("--interval", arg, 1, 1ull << 40, &w->interval_ns);
     case OPT_WARMUP: w->warmup = true; return 0;
+    case OPT_OWN_RATIO: return sim_parse_ratio("--own-ratio", arg, 1, &w->own_ratio);
+    case OPT_HOLD: return sim_parse_u64("--hold-ns", arg, 0, 1ull << 40, &w->hold_ns);
     }
     return 1; /* not a workload option */
 }
@@ -209,8 +234,43 @@ static int sim_parse_model_option(int option, const char *arg, sim_config_t *c)
     case OPT_EVENTS: return sim_parse_u64("--events-max", arg, 1, UINT64_MAX, &c->events_max);
     case OPT_TRACE_MAX:
         return sim_parse_u64("--trace-max", arg, 1, 1ull << 32, &c->trace_events_max);
+    case OPT_PIN: return sim_parse_u64("--pin-ns", arg, 1, 1ull << 40, &c->dpu.pin_ns_max);
     }
     return 1;
+}
+
+/* What the simulator would refuse, said in the options' words. */
+static int sim_check_args(const sim_args_t *args)
+{
+    const sim_workload_t *w = &args->config.workload;
+    bool ownership = w->kind == SIM_WORKLOAD_MIGRATORY || w->kind == SIM_WORKLOAD_LOCK_CONTEND ||
+                     w->kind == SIM_WORKLOAD_BARRIER;
+    double sum = w->write_ratio + w->unref_ratio + w->free_ratio + w->own_ratio;
+    if (sum > 1.0) {
+        fprintf(stderr, "ariadne sim: --write-ratio, --unref-ratio, --free-ratio and --own-ratio "
+                        "add up to %g, more than 1\n", sum);
+        return 1;
+    }
+    if (!ownership && w->readers == 0) {
+        fprintf(stderr, "ariadne sim: --readers 0 is for the ownership workloads only\n");
+        return 1;
+    }
+    if (ownership && w->free_ratio > 0) {
+        fprintf(stderr, "ariadne sim: --free-ratio is not for the ownership workloads\n");
+        return 1;
+    }
+    if (w->kind != SIM_WORKLOAD_MIGRATORY && w->own_ratio > 0) {
+        fprintf(stderr, "ariadne sim: --own-ratio is for the migratory workload only\n");
+        return 1;
+    }
+    if ((w->kind == SIM_WORKLOAD_LOCK_CONTEND || w->kind == SIM_WORKLOAD_BARRIER) &&
+        w->pages != 2) {
+        fprintf(stderr, "ariadne sim: %s uses 2 pages (the %s page and the data page); drop "
+                        "--pages\n", sim_workload_name(w->kind),
+                w->kind == SIM_WORKLOAD_BARRIER ? "barrier" : "lock");
+        return 1;
+    }
+    return 0;
 }
 
 /* Returns 0 to run, 1 for bad input, 2 for a usage error, -1 after --help. */
@@ -218,6 +278,7 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
 {
     sim_config_default(&args->config);
     sim_workload_kind_t kind = SIM_WORKLOAD_READMOSTLY;
+    uint32_t parties = 0;
     sim_workload_t overrides;
     memset(&overrides, 0, sizeof overrides);
     int option;
@@ -244,8 +305,10 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
             kind = SIM_WORKLOAD_TRACE;
             args->trace_path = optarg + 6;
         } else if (option == OPT_WORKLOAD) {
-            if (sim_workload_parse(optarg, &kind) != ARI_OK) {
-                fprintf(stderr, "ariadne sim: unknown workload '%s' (see --help)\n", optarg);
+            if (sim_workload_parse_spec(optarg, &kind, &parties) != ARI_OK) {
+                fprintf(stderr, "ariadne sim: unknown workload '%s' (see --help; lock-contend:N "
+                                "and barrier:N take 1 to %u parties)\n", optarg,
+                        SIM_PARTIES_MAX);
                 return 1;
             }
         } else if (option == '?') {
@@ -265,19 +328,15 @@ static int sim_parse(int argc, char **argv, sim_args_t *args)
         return 2;
     }
     sim_workload_default(kind, &args->config.workload);
+    if (parties != 0)
+        args->config.workload.parties = parties;
     optind = 0;
     while ((option = getopt_long(argc, argv, "", sim_options, NULL)) != -1) {
         if (sim_parse_workload_option(option, optarg, &args->config.workload) < 0)
             return 1;
         args->ops_given |= option == OPT_OPS;
     }
-    const sim_workload_t *w = &args->config.workload;
-    if (w->write_ratio + w->unref_ratio + w->free_ratio > 1.0) {
-        fprintf(stderr, "ariadne sim: --write-ratio, --unref-ratio and --free-ratio add up to "
-                        "%g, more than 1\n", w->write_ratio + w->unref_ratio + w->free_ratio);
-        return 1;
-    }
-    return 0;
+    return sim_check_args(args);
 }
 
 static void sim_print_replay(const sim_args_t *args, int argc, char **argv)
@@ -291,6 +350,36 @@ static void sim_print_replay(const sim_args_t *args, int argc, char **argv)
     if (!seeded)
         fprintf(stderr, " --seed %" PRIu64, args->config.seed);
     fputc('\n', stderr);
+}
+
+static double sim_per(uint64_t count, uint64_t per)
+{
+    return per ? (double)count / (double)per : 0.0;
+}
+
+/* The ownership protocol's figures (zero for the other workloads). */
+static void sim_print_json_ownership(const sim_args_t *args, const sim_result_t *r)
+{
+    printf(" \"parties\": %u, \"acquires\": %" PRIu64 ", \"acquired\": %" PRIu64
+           ", \"releases\": %" PRIu64 ", \"transfers\": %" PRIu64 ", \"acquires_queued\": %"
+           PRIu64 ", \"pins_expired\": %" PRIu64 ", \"sections\": %" PRIu64
+           ", \"barrier_rounds\": %" PRIu64 ",\n", args->config.workload.parties, r->acquires,
+           r->acquired, r->releases, r->transfers, r->acquires_queued, r->pins_expired,
+           r->sections, r->barrier_rounds);
+    printf(" \"transfer_ns_p50\": %" PRIu64 ", \"transfer_ns_p99\": %" PRIu64
+           ", \"handoff_ns_p50\": %" PRIu64 ", \"handoff_ns_p99\": %" PRIu64
+           ", \"acquire_wait_ns\": {\"p50\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
+           "}, \"wait_bound_ns\": %" PRIu64 ",\n", r->transfer_ns.p50, r->transfer_ns.p99,
+           r->handoff_ns.p50, r->handoff_ns.p99, r->acquire_wait_ns.p50, r->acquire_wait_ns.p99,
+           r->acquire_wait_ns.max, r->wait_bound_ns);
+    printf(" \"acquires_per_ms\": %.1f, \"arbiter_messages\": %" PRIu64
+           ", \"arbiter_traversals\": %" PRIu64 ", \"messages_per_acquire\": %.2f"
+           ", \"traversals_per_acquire\": %.2f, \"messages_per_barrier\": %.2f"
+           ", \"traversals_per_barrier\": %.2f,\n", r->acquires_per_ms, r->arbiter_messages,
+           r->arbiter_traversals, sim_per(r->arbiter_messages, r->acquired),
+           sim_per(r->arbiter_traversals, r->acquired),
+           sim_per(r->arbiter_messages, r->barrier_rounds),
+           sim_per(r->arbiter_traversals, r->barrier_rounds));
 }
 
 static void sim_print_json(const sim_args_t *args, const sim_result_t *r)
@@ -324,6 +413,7 @@ static void sim_print_json(const sim_args_t *args, const sim_result_t *r)
     printf(" \"ref_fails\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"resyncs\": %" PRIu64
            ", \"stale_unrefs\": %" PRIu64 ",\n", r->ref_fails, r->evictions, r->resyncs,
            r->stale_unrefs);
+    sim_print_json_ownership(args, r);
     printf(" \"sim_time_ns\": %" PRIu64 ", \"wall_seconds\": %.3f, \"loop_seconds\": %.3f,"
            " \"events_per_second\": %.0f, \"messages_per_second\": %.0f,\n", r->sim_time_ns,
            r->wall_seconds, r->loop_seconds,
@@ -332,11 +422,38 @@ static void sim_print_json(const sim_args_t *args, const sim_result_t *r)
     printf(" \"checks\": {\"order_violations\": %" PRIu64 ", \"ryw_violations\": %" PRIu64
            ", \"atomic_violations\": %" PRIu64 ", \"writer_order_violations\": %" PRIu64
            ", \"unconverged\": %" PRIu64 ", \"leaked_entries\": %" PRIu64 ", \"stuck_ops\": %" PRIu64
-           ", \"event_limit_hit\": %" PRIu64 "},\n", r->order_violations, r->ryw_violations,
+           ", \"event_limit_hit\": %" PRIu64 ",\n  \"owner_violations\": %" PRIu64
+           ", \"exclusion_violations\": %" PRIu64 ", \"starvation_violations\": %" PRIu64
+           ", \"tree_violations\": %" PRIu64 ", \"counter_violations\": %" PRIu64
+           ", \"barrier_violations\": %" PRIu64 "},\n", r->order_violations, r->ryw_violations,
            r->atomic_violations, r->writer_order_violations, r->unconverged, r->leaked_entries,
-           r->stuck_ops, r->event_limit_hit);
+           r->stuck_ops, r->event_limit_hit, r->owner_violations, r->exclusion_violations,
+           r->starvation_violations, r->tree_violations, r->counter_violations,
+           r->barrier_violations);
     printf(" \"state_hash\": \"%016" PRIx64 "\", \"ok\": %s}\n", r->state_hash,
            sim_result_violations(r) == 0 ? "true" : "false");
+}
+
+static void sim_print_table_ownership(const sim_result_t *r)
+{
+    printf("  acquires             %" PRIu64 " (%" PRIu64 " done, %" PRIu64 " queued first), %"
+           PRIu64 " transfers, %" PRIu64 " pins expired\n", r->acquires, r->acquired,
+           r->acquires_queued, r->transfers, r->pins_expired);
+    printf("  transfer             p50 %" PRIu64 " ns, p99 %" PRIu64 " ns (uncontended); handoff"
+           " p50 %" PRIu64 " ns, p99 %" PRIu64 " ns\n", r->transfer_ns.p50, r->transfer_ns.p99,
+           r->handoff_ns.p50, r->handoff_ns.p99);
+    printf("  acquire wait         p50 %" PRIu64 " ns, max %" PRIu64 " ns (bound %" PRIu64
+           " ns); %.1f acquires per ms\n", r->acquire_wait_ns.p50, r->acquire_wait_ns.max,
+           r->wait_bound_ns, r->acquires_per_ms);
+    printf("  arbiter messages     %.2f per acquire (%.2f link traversals)",
+           sim_per(r->arbiter_messages, r->acquired), sim_per(r->arbiter_traversals, r->acquired));
+    if (r->barrier_rounds > 0)
+        printf("; %.2f per barrier (%.2f)", sim_per(r->arbiter_messages, r->barrier_rounds),
+               sim_per(r->arbiter_traversals, r->barrier_rounds));
+    printf("\n");
+    if (r->sections + r->barrier_rounds > 0)
+        printf("  completed            %" PRIu64 " critical sections, %" PRIu64 " barrier rounds\n",
+               r->sections, r->barrier_rounds);
 }
 
 static void sim_print_table(const sim_args_t *args, const sim_result_t *r)
@@ -371,11 +488,17 @@ static void sim_print_table(const sim_args_t *args, const sim_result_t *r)
            r->events, r->loop_seconds, r->loop_seconds > 0 ? (double)r->events / r->loop_seconds : 0,
            r->loop_seconds > 0 ? (double)r->link_traversals / r->loop_seconds : 0,
            r->wall_seconds, (double)r->sim_time_ns / 1e6);
+    if (r->acquires + r->barrier_arrivals > 0)
+        sim_print_table_ownership(r);
     printf("  checks               order %" PRIu64 ", read-your-writes %" PRIu64 ", atomics %" PRIu64
            ", writer order %" PRIu64 ", unconverged %" PRIu64 ", leaked %" PRIu64 ", stuck %" PRIu64
            "%s\n", r->order_violations, r->ryw_violations, r->atomic_violations,
            r->writer_order_violations, r->unconverged, r->leaked_entries, r->stuck_ops,
            r->event_limit_hit ? ", EVENT LIMIT HIT" : "");
+    printf("  ownership checks     owner %" PRIu64 ", exclusion %" PRIu64 ", starvation %" PRIu64
+           ", tree %" PRIu64 ", counter %" PRIu64 ", barrier %" PRIu64 "\n", r->owner_violations,
+           r->exclusion_violations, r->starvation_violations, r->tree_violations,
+           r->counter_violations, r->barrier_violations);
     printf("  state hash           %016" PRIx64 "\n", r->state_hash);
     printf("  result               %s\n", sim_result_violations(r) == 0 ? "ok" : "FAILED");
 }
@@ -415,6 +538,15 @@ int tool_sim_main(int argc, char **argv)
     int status = topo_build(args.topo, dpu_file_read, NULL, &topo, error, sizeof error);
     if (status != ARI_OK) {
         fprintf(stderr, "ariadne sim: %s\n", error);
+        return 1;
+    }
+    if (args.config.workload.parties > topo->nodes &&
+        (args.config.workload.kind == SIM_WORKLOAD_LOCK_CONTEND ||
+         args.config.workload.kind == SIM_WORKLOAD_BARRIER)) {
+        fprintf(stderr, "ariadne sim: %s:%u needs %u nodes; %s has %u\n",
+                sim_workload_name(args.config.workload.kind), args.config.workload.parties,
+                args.config.workload.parties, args.topo, topo->nodes);
+        topo_free(topo);
         return 1;
     }
     sim_trace_t *trace = NULL;

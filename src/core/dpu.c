@@ -35,7 +35,7 @@ void dpu_config_default(dpu_config_t *config)
     config->hops_max = 64;
     config->pending_max = 256;
     config->origins_max = 1024;
-    config->held_max = 16;
+    config->held_max = 256; /* a transfer can deliver a whole pipeline of one writer early */
     config->retries_max = 4;
     config->retry_ns = 100000;            /* 100 us */
     config->hold_ns = 10000000;           /* 10 ms */

@@ -13,8 +13,9 @@
  * Everything random comes from the seed: the same config gives the same
  * run, event for event, and the same final state hash.
  *
- * After a run the simulator checks DESIGN §4's guarantees (sim_result_t
- * counts every violation; all must be zero).
+ * After a run the simulator checks DESIGN §4's guarantees, and for the
+ * ownership workloads DESIGN §5's (sim_result_t counts every violation;
+ * all must be zero).
  */
 #ifndef ARIADNE_SIM_SIM_H
 #define ARIADNE_SIM_SIM_H
@@ -34,6 +35,11 @@ typedef enum {
     SIM_WORKLOAD_UNIFORM,
     SIM_WORKLOAD_MIXED,   /* everything at once: for property tests */
     SIM_WORKLOAD_TRACE,   /* a recorded access trace (trace.h) */
+    /* The ownership protocol (DESIGN §5), each with path-cache readers and
+     * writers on the same pages if --readers is given: */
+    SIM_WORKLOAD_MIGRATORY,    /* sessions: a node acquires a page (pin), writes, releases */
+    SIM_WORKLOAD_LOCK_CONTEND, /* `parties` nodes take turns at a lock guarding a counter */
+    SIM_WORKLOAD_BARRIER,      /* `parties` nodes meet at a barrier, round after round */
 } sim_workload_kind_t;
 
 
@@ -49,6 +55,11 @@ typedef struct {
     uint64_t interval_ns;    /* mean time between operations (Poisson arrivals) */
     bool warmup;             /* every reader reads its pages once before the operations */
     const struct sim_trace *trace; /* TRACE: the requests to replay (not owned) */
+    /* Ownership workloads. `ops` counts migratory operations, lock critical
+     * sections (all contenders together), or barrier rounds. */
+    uint32_t parties;        /* LOCK_CONTEND: contenders; BARRIER: parties */
+    double own_ratio;        /* MIGRATORY: share of operations that are sessions */
+    uint64_t hold_ns;        /* an owner holds its pin this long before RELEASE */
 } sim_workload_t;
 
 typedef enum {
@@ -72,6 +83,11 @@ typedef struct {
     /* Test only: drop this share of UPDATE messages. This breaks the link
      * model on purpose, to show the gap re-sync and the checks at work. */
     double fault_drop_update_ratio;
+    /* Test only: the lock and barrier workloads' READs ignore their write
+     * notices (min_version 0), and a barrier party arrives without waiting
+     * for its slot's write, to show the counter and barrier checks fail
+     * when release consistency is not kept. */
+    bool fault_ignore_notices;
     /* Optional: write a Chrome/Perfetto trace of the message flow here (a
      * track per DPU, an arrow per message), at most trace_events_max. */
     FILE *trace_out;
@@ -111,14 +127,41 @@ typedef struct {
     uint64_t leaked_entries;         /* entries left after unref (beyond anchors) or free */
     uint64_t stuck_ops;              /* operations never completed */
     uint64_t event_limit_hit;
+    /* Checks of the ownership protocol: every one must be zero */
+    uint64_t owner_violations;       /* a page with two owners, or none while nothing moves */
+    uint64_t exclusion_violations;   /* two nodes held one page pinned at once */
+    uint64_t starvation_violations;  /* an acquire waited longer than wait_bound_ns */
+    uint64_t tree_violations;        /* a page's path-cache entries not one tree at its owner */
+    uint64_t counter_violations;     /* lock-contend: a holder read a stale counter, or it is off */
+    uint64_t barrier_violations;     /* barrier: a party missed a slot written before the barrier */
     uint64_t state_hash;
+    /* Figures of the ownership protocol */
+    uint64_t acquires, releases, barrier_arrivals; /* requests submitted */
+    uint64_t acquired;               /* ACQUIREs completed with ARI_OK */
+    uint64_t transfers, acquires_queued, pins_expired;
+    uint64_t sections, barrier_rounds; /* lock critical sections, barrier rounds completed */
+    sim_quantiles_t transfer_ns;     /* ACQUIRE at the DPU to ownership, never queued */
+    sim_quantiles_t handoff_ns;      /* RELEASE at the holder to the next waiter's ACQUIRE done */
+    sim_quantiles_t acquire_wait_ns; /* every ACQUIRE, submission to completion at the DPU */
+    uint64_t wait_bound_ns;          /* the largest bound a wait was checked against */
+    double acquires_per_ms;          /* ACQUIREs completed per ms of the operations phase */
+    uint64_t arbiter_messages;       /* ACQ, GRANT, DENY, CANCEL, XFER_* messages sent */
+    uint64_t arbiter_traversals;     /* their link crossings */
+    uint64_t messages_by_type[MSG_TYPE_END];
 } sim_result_t;
 
 void sim_config_default(sim_config_t *config);
 /* Defaults of a workload kind (pages, readers, write ratio, sizes). */
 void sim_workload_default(sim_workload_kind_t kind, sim_workload_t *workload);
-/* "readmostly", "writeheavy", "atomics-hotspot", "uniform", "mixed". */
+/* "readmostly", "writeheavy", "atomics-hotspot", "uniform", "mixed",
+ * "migratory", "lock-contend", "barrier". */
 int sim_workload_parse(const char *name, sim_workload_kind_t *kind_out);
+/* The same, with the party count of "lock-contend:N" and "barrier:N"
+ * (*parties_out is 0 when the spec names none). */
+int sim_workload_parse_spec(const char *spec, sim_workload_kind_t *kind_out,
+                            uint32_t *parties_out);
+/* Most parties a lock or barrier workload takes (their slots fit a page). */
+#define SIM_PARTIES_MAX 256u
 const char *sim_workload_name(sim_workload_kind_t kind);
 /* "pathcache" or "directory". */
 int sim_protocol_parse(const char *name, sim_protocol_t *protocol_out);
