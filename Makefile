@@ -5,6 +5,7 @@
 #   make demo          build and run the main demo
 #   make fuzz          libFuzzer targets (clang), each for FUZZ_SECONDS
 #   make bench         the benchmarks in bench/
+#   make verify        spin checks the ownership-transfer model (docs/VERIFY.md)
 #   make clean
 # Sanitizer builds go to build/san-<name>/ so they never mix with the plain one.
 
@@ -44,7 +45,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL_CMDS:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all check demo fuzz bench clean
+.PHONY: all check demo fuzz bench verify clean
 
 all: $(BUILD)/ariadne $(BUILD)/libariadne.a
 
@@ -90,6 +91,10 @@ bench: $(BUILD)/ariadne
 	@sh bench/topo.sh $(BUILD)/ariadne
 	@sh bench/sim_compare.sh $(BUILD)/ariadne
 	@sh bench/own_compare.sh $(BUILD)/ariadne
+
+# The Promela model src/core/own.pml, exhaustively (needs spin: apt-get install spin).
+verify:
+	sh tests/verify.sh
 
 clean:
 	rm -rf build

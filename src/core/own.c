@@ -582,7 +582,9 @@ void own_xfer_receive(dpu_t *dpu, msg_t *xfer, uint32_t from)
     }
     if (port == OWN_PORT_NONE || port == from) {
         /* No way on (its waiter gave up): the page stops here, and this
-         * node owns it; its queue moves on from here. */
+         * node owns it; its queue moves on from here. Counted as stray so
+         * a regression shows in the simulator's figures. */
+        dpu_stray(dpu, xfer->type, xfer->page);
         own_become_owner(dpu, entry, xfer, from);
         return;
     }
