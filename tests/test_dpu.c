@@ -700,3 +700,24 @@ TEST_FN(own_property_mutex_counter)
     for (uint64_t seed = 1; seed <= 400; seed++)
         own_run_seed(seed);
 }
+
+/* Ownership requests that make no sense get ARI_EINVAL and change nothing. */
+TEST_FN(own_bad_requests)
+{
+    net_t net;
+    net_init(&net, "ring:4", 16);
+    ari_gva_t page = net_page(0);
+    net_submit(&net, 0, DPU_OP_CREATE, page);
+    CHECK_INT(net_submit_acq(&net, 0, DPU_OP_RELEASE, page, 0, 0, 0), ==, ARI_EINVAL); /* not pinned */
+    CHECK_INT(net_submit_acq(&net, 1, DPU_OP_RELEASE, page, 0, 0, 0), ==, ARI_EINVAL); /* not the owner */
+    CHECK_INT(net_submit_acq(&net, 1, DPU_OP_BARRIER, page, 0, 8, 0), ==, ARI_EINVAL); /* no parties */
+    CHECK_INT(net_submit_acq(&net, 1, DPU_OP_SEM_WAIT, page, 0, 12, 0), ==, ARI_EINVAL); /* unaligned */
+    CHECK_INT(net_submit_acq(&net, 1, DPU_OP_SEM_POST, page, 0, GVA_PAGE_SIZE, 0), ==, ARI_EINVAL);
+    CHECK_INT(net_submit_acq(&net, 1, DPU_OP_ACQUIRE, page, 0, 8, 0), ==, ARI_EINVAL); /* OWN names no word */
+    CHECK_U64(dpu_pending(net.dpu[1]), ==, 0);
+    uint64_t sent = 0;
+    for (int t = 0; t < MSG_TYPE_END; t++)
+        sent += net.sent[1][t];
+    CHECK_U64(sent, ==, 0);
+    net_fini(&net);
+}

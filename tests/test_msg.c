@@ -289,6 +289,69 @@ TEST_FN(msg_decode_errors)
     CHECK_INT(test_msg_decode_status(bad, length), ==, ARI_EMSG_FIELD);
 }
 
+/* The ownership messages' rules: ACQ kinds and their words, GRANT kinds,
+ * queue entries, and REF_DATA that says NODATA but carries bytes. */
+TEST_FN(msg_check_ownership_rules)
+{
+    msg_t acq = msg_make(MSG_ACQ);
+    acq.page = (ari_gva_t){0, 0x1000};
+    acq.op = MSG_ACQ_OWN;
+    CHECK_OK(msg_check(&acq));
+    acq.op = 9; /* no such kind */
+    CHECK_INT(msg_check(&acq), ==, ARI_EMSG_FIELD);
+    acq.op = MSG_ACQ_OWN;
+    acq.offset = 8; /* OWN names no word */
+    CHECK_INT(msg_check(&acq), ==, ARI_EMSG_FIELD);
+    acq.op = MSG_ACQ_SEM_WAIT;
+    CHECK_OK(msg_check(&acq));
+    acq.offset = 12; /* not aligned */
+    CHECK_INT(msg_check(&acq), ==, ARI_EMSG_FIELD);
+    acq.offset = GVA_PAGE_SIZE - 4; /* the word runs past the page */
+    CHECK_INT(msg_check(&acq), ==, ARI_EMSG_FIELD);
+    acq.op = MSG_ACQ_BARRIER;
+    acq.offset = 16;
+    acq.count = 0; /* a barrier of nobody */
+    CHECK_INT(msg_check(&acq), ==, ARI_EMSG_FIELD);
+    acq.count = 3;
+    CHECK_OK(msg_check(&acq));
+    acq.op = MSG_ACQ_SEM_POST; /* only a barrier has parties */
+    CHECK_INT(msg_check(&acq), ==, ARI_EMSG_FIELD);
+
+    msg_t grant = msg_make(MSG_GRANT);
+    grant.page = acq.page;
+    CHECK_INT(msg_check(&grant), ==, ARI_EMSG_FIELD); /* kind 0 */
+    grant.op = MSG_ACQ_BARRIER;
+    CHECK_OK(msg_check(&grant));
+
+    uint8_t queue[MSG_QUEUE_ENTRY_SIZE];
+    msg_t xfer = msg_make(MSG_XFER_DATA);
+    xfer.page = acq.page;
+    xfer.queue = (msg_table_t){queue, 1};
+    msg_queue_entry_t entry = {.origin = 3, .kind = MSG_ACQ_OWN, .port = MSG_QUEUE_PORT_HOST};
+    msg_queue_put(queue, 0, entry);
+    CHECK_OK(msg_check(&xfer));
+    entry.kind = 0;
+    msg_queue_put(queue, 0, entry);
+    CHECK_INT(msg_check(&xfer), ==, ARI_EMSG_FIELD);
+    entry.kind = MSG_ACQ_SEM_WAIT;
+    entry.offset = 4; /* not aligned */
+    msg_queue_put(queue, 0, entry);
+    CHECK_INT(msg_check(&xfer), ==, ARI_EMSG_FIELD);
+    entry.offset = 8;
+    entry.port = 64; /* neither a port nor the host */
+    msg_queue_put(queue, 0, entry);
+    CHECK_INT(msg_check(&xfer), ==, ARI_EMSG_FIELD);
+
+    uint8_t bytes[8] = {0};
+    msg_t data = msg_make(MSG_REF_DATA);
+    data.page = acq.page;
+    data.flags = MSG_FLAG_NODATA;
+    CHECK_OK(msg_check(&data));
+    data.data = bytes;
+    data.data_length = 8;
+    CHECK_INT(msg_check(&data), ==, ARI_EMSG_FIELD);
+}
+
 TEST_FN(msg_check_rules)
 {
     uint8_t data[8] = {0};
