@@ -738,7 +738,7 @@ static void dpu_install(dpu_t *dpu, pcache_entry_t *entry, const msg_t *data)
         own_joined(dpu, entry);
         entry = pcache_find(dpu->pcache, data->page);
         if (entry != NULL && entry->copy == PCACHE_COPY_NONE &&
-            pending_count_page(&dpu->pending, data->page) > 0 && dpu_reads_waiting(dpu, data->page)) {
+            dpu_reads_waiting(dpu, data->page)) {
             entry->flags |= PCACHE_REF_PENDING;
             dpu_send_ref(dpu, data->page, 1, dpu->now_ns);
         }
@@ -1488,13 +1488,16 @@ static void dpu_tick_retries(dpu_t *dpu, uint64_t now_ns)
 uint64_t dpu_deadline(const dpu_t *dpu)
 {
     uint64_t next = dpu->order != NULL ? order_next_deadline(dpu->order) : UINT64_MAX;
-    for (uint32_t i = 0; i < dpu->pending.count && dpu->retries_waiting > 0; i++) {
+    /* One pass for both users of retry_at_ns: READ retries and the waits
+     * of arbiter requests (own.c). */
+    for (uint32_t i = 0; i < dpu->pending.count && dpu->retries_waiting + dpu->waits_timed > 0;
+         i++) {
         uint64_t at = dpu->pending.items[i].retry_at_ns;
         if (at != 0 && at < next)
             next = at;
     }
-    uint64_t own = own_deadline(dpu);
-    return own < next ? own : next;
+    uint64_t pins = own_deadline(dpu);
+    return pins < next ? pins : next;
 }
 
 static void dpu_step_begin(dpu_t *dpu, uint64_t now_ns)

@@ -83,6 +83,8 @@ void own_join_failed(dpu_t *dpu, ari_gva_t page, int status);
 void own_deliver(dpu_t *dpu, const msg_t *answer);
 /* Time: pins past their limit, arbiter requests past their deadline. */
 void own_tick(dpu_t *dpu, uint64_t now_ns);
+/* The earliest pin limit; the waits' deadlines are in pending retry_at_ns,
+ * which dpu_deadline scans for both protocols. */
 uint64_t own_deadline(const dpu_t *dpu);
 /* The page is gone (freed): forget its crumbs and arbiter state. */
 void own_forget_page(dpu_t *dpu, ari_gva_t page);

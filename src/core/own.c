@@ -819,13 +819,7 @@ void own_tick(dpu_t *dpu, uint64_t now_ns)
 
 uint64_t own_deadline(const dpu_t *dpu)
 {
-    uint64_t next = dpu->arbiter != NULL ? arbiter_next_deadline(dpu->arbiter) : UINT64_MAX;
-    for (uint32_t i = 0; i < dpu->pending.count && dpu->waits_timed > 0; i++) {
-        const pending_t *p = &dpu->pending.items[i];
-        if (own_is_arbiter_op((dpu_op_t)p->op) && p->retry_at_ns != 0 && p->retry_at_ns < next)
-            next = p->retry_at_ns;
-    }
-    return next;
+    return dpu->arbiter != NULL ? arbiter_next_deadline(dpu->arbiter) : UINT64_MAX;
 }
 
 void own_forget_page(dpu_t *dpu, ari_gva_t page)
