@@ -38,6 +38,12 @@ enum {
     ARI_ERANGE = -7,        /* a number does not fit its field */
     ARI_ENOENT = -8,        /* no such global page (never allocated, or freed) */
     ARI_ELOOP = -9,         /* a request's path exceeded its hop bound */
+    ARI_EPEER = -10,        /* a node this call needed has died (the run is ending) */
+    ARI_EFAULT = -11,       /* the address is not in the global heap, or not allocated */
+    ARI_EINIT = -12,        /* ari_init has not been called, or failed */
+    ARI_EMAPS = -13,        /* the kernel's limit on mapped regions (vm.max_map_count) */
+    ARI_EPERM = -14,        /* this node may not do that (e.g. free another node's memory) */
+    ARI_ELINK = -15,        /* a link to a neighbour carried malformed data */
 
     /* Global address text (ari_gva_parse). */
     ARI_EGVA_PREFIX = -20,  /* text does not start with "gva:" */
@@ -92,6 +98,128 @@ char *ari_gva_format(ari_gva_t gva, char text[ARI_GVA_TEXT_MAX]);
  * string consumed). Returns 0 and sets *gva_out, or an ARI_EGVA_* code that
  * says what is wrong. */
 int ari_gva_parse(const char *text, ari_gva_t *gva_out);
+
+
+/* ------------------------------------------------------------------------
+ * The runtime: nodes, the global heap, and the explicit calls.
+ *
+ * A program started by `ariadne run -n N` runs as N nodes, one process
+ * each; started any other way it runs as a single node. Global memory
+ * comes from ari_alloc / ari_alloc_all. It is read with plain loads: the
+ * first touch of a page faults, and the runtime fetches a replica (and a
+ * run of the pages after it) from the page's owner; from then on a load
+ * costs what a load costs and sees the owner's updates as they arrive.
+ * Until part 2 of the runtime, global memory is written only through
+ * ari_store and the atomics: a plain store to a global page stops the
+ * program with a message naming ari_store.
+ *
+ * The heap is symmetric: a global address means the same byte on every
+ * node, so pointers stored in shared data work everywhere.
+ *
+ * Every call is thread-safe. A call that returns int returns ARI_OK or a
+ * negative ARI_E* code; a call that returns a pointer returns NULL on
+ * failure and ari_errno() then names the reason. Every wait is bounded:
+ * a call that needs a node that has died fails with ARI_EPEER, and one
+ * that waits longer than the run's time limit (ARI_TIMEOUT_MS, default
+ * 30000) fails with ARI_ETIMEDOUT.
+ *
+ * System calls: the kernel does not fault pages in for Ariadne, so a
+ * system call given global memory that this node has not touched yet
+ * fails with EFAULT (read(2) into it, write(2) from it, ...). Call
+ * ari_prefault on the range first.
+ * ------------------------------------------------------------------------ */
+
+/* Allocation flags. */
+#define ARI_PATHCACHE 0u       /* the default: path-cache coherence (replicas, write-through) */
+#define ARI_OWNERSHIP 0x1u     /* ownership pages: one copy, moved by faults (runtime part 2) */
+#define ARI_HUGE 0x2u          /* 2 MiB pages: needs huge pages reserved on the host */
+#define ARI_SPREAD 0x4u        /* ari_alloc_all: page i's owner is node i mod N */
+
+/* ari_where: distance from this node to the page's master (DESIGN §3). */
+enum { ARI_LOCAL = 0, ARI_HOST = 1, ARI_NEIGHBOR = 2, ARI_REMOTE = 3 };
+/* ari_where: the tier the master lives in. */
+enum { ARI_MEM = 0, ARI_SSD = 1, ARI_DISK = 2 };
+/* ari_where: this node's copy of the page. */
+enum { ARI_STATE_UNMAPPED = 0, ARI_STATE_MASTER = 1, ARI_STATE_VALID = 2,
+       ARI_STATE_INVALID = 3 };
+
+typedef struct {
+    int distance;   /* ARI_LOCAL .. ARI_REMOTE */
+    int tier;       /* ARI_MEM .. ARI_DISK */
+    uint32_t owner; /* node id of the page's owner */
+    int hops;       /* links between this node and the owner (0: this node) */
+    int state;      /* ARI_STATE_*: this node's copy */
+} ari_location_t;
+
+/* Joins the run started by `ariadne run` (or starts a single node). Reads
+ * and removes nothing from argv today; the parameters are there so that
+ * runtime options may be taken from the command line later. Call once,
+ * before any other call, from one thread. ARI_EINIT if called twice;
+ * ARI_ENOTSUP when neither userfaultfd nor the mprotect fallback can be
+ * set up; ARI_EINVAL when the run's settings are malformed. */
+int ari_init(int *argc, char ***argv);
+/* Leaves the run: waits for every node to arrive, drops this node's
+ * replicas and frees what it allocated, then unmaps the global heap.
+ * Collective. Pointers into global memory are invalid afterwards. */
+int ari_finalize(void);
+/* This node's id, 0 .. ari_node_count() - 1 (0 before ari_init). */
+int ari_node_id(void);
+/* Nodes in the run (1 before ari_init). */
+int ari_node_count(void);
+
+/* Allocates global memory whose pages this node owns, zero-filled. The
+ * size is rounded up to whole pages (4 KiB; 2 MiB with ARI_HUGE). Flags:
+ * ARI_PATHCACHE or ARI_HUGE. NULL and ari_errno(): ARI_EINVAL (size 0,
+ * unknown flags, ARI_SPREAD), ARI_ENOMEM (past --mem or the heap),
+ * ARI_ENOTSUP (ARI_OWNERSHIP before part 2, ARI_HUGE without huge pages). */
+void *ari_alloc(size_t bytes, unsigned flags);
+/* Collective: every node calls it with the same arguments in the same
+ * order and gets the same pointer. Pages are owned by node 0, or with
+ * ARI_SPREAD page i by node i mod N. Returns when every page exists. */
+void *ari_alloc_all(size_t bytes, unsigned flags);
+/* Frees memory from ari_alloc (only on the node that allocated it:
+ * ARI_EPERM elsewhere) or from ari_alloc_all (collective: every node calls
+ * it). Replicas elsewhere are dropped. ARI_EFAULT: not an allocation. */
+int ari_free(void *ptr);
+/* The status of this thread's last failed call (ARI_OK if none). */
+int ari_errno(void);
+
+/* The global address of a pointer into the heap; {0, 0} and ari_errno()
+ * ARI_EFAULT for any other pointer. */
+ari_gva_t ari_gva_of(const void *ptr);
+/* A pointer through which `bytes` of global memory starting at `gva` are
+ * read. The heap is symmetric, so this is the same pointer on every node;
+ * pages fault in on first touch. NULL and ari_errno(): ARI_EFAULT when the
+ * range is not in the heap. */
+void *ari_map(ari_gva_t gva, size_t bytes);
+/* Drops this node's replicas of the pages in the range (the masters stay).
+ * A later load faults them in again. */
+int ari_unmap(void *ptr, size_t bytes);
+/* Refs and maps every page of the range now, so that system calls and
+ * latency-critical code find it present. */
+int ari_prefault(const void *ptr, size_t bytes);
+/* Where the byte at ptr lives, seen from this node. */
+int ari_where(const void *ptr, ari_location_t *location_out);
+
+/* Writes through to the owner. Returns when the owner has ordered the
+ * write and this node's view shows it (read-your-writes); other nodes'
+ * replicas get it as an update soon after. Writes to one page are applied
+ * in the order they were made; the range may span pages. */
+int ari_store(void *dst, const void *src, size_t bytes);
+/* Reads `bytes` fresh from the owner(s) into dst (private memory). */
+int ari_get(void *dst, const void *src, size_t bytes);
+/* Atomics on an 8-byte aligned u64 of global memory, executed at the
+ * owner; *old_out gets the value before. CAS stores `desired` only when
+ * the word equals `expected`. ARI_EINVAL for an unaligned word. */
+int ari_fetch_add_u64(uint64_t *ptr, uint64_t add, uint64_t *old_out);
+int ari_cas_u64(uint64_t *ptr, uint64_t expected, uint64_t desired, uint64_t *old_out);
+int ari_swap_u64(uint64_t *ptr, uint64_t value, uint64_t *old_out);
+/* Completes this node's outstanding writes. ari_store and the atomics
+ * complete before they return, so today this only reports a failure of
+ * the run (ARI_EPEER); plain stores (part 2) will be sent here. */
+int ari_flush(void);
+/* Waits until every node of the run has called it. */
+int ari_barrier(void);
 
 #ifdef __cplusplus
 }

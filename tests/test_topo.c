@@ -408,7 +408,7 @@ TEST_FN(topo_bad_specs)
         {"ring:2", ARI_ETOPO_SIZE},
         {"ring:4194305", ARI_ETOPO_SIZE},
         {"ring:18446744073709551615", ARI_ETOPO_SIZE},
-        {"mesh:1", ARI_ETOPO_SIZE},
+        {"mesh:0", ARI_ETOPO_SIZE},
         {"tree:1:2", ARI_ETOPO_SIZE},
         {"torus2d:2x8", ARI_ETOPO_SIZE},
         {"torus2d:8x0", ARI_ETOPO_SIZE},

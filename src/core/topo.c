@@ -222,7 +222,7 @@ static int topo_build_mesh(topo_parser_t *parser, topo_t **topo_out)
 {
     uint64_t nodes;
     int status = topo_parse_number(parser, "node count N", 0, false, &nodes);
-    if (status != ARI_OK || (status = topo_check_nodes(parser, nodes, 2)) != ARI_OK)
+    if (status != ARI_OK || (status = topo_check_nodes(parser, nodes, 1)) != ARI_OK)
         return status;
     if (nodes - 1 > TOPO_PORTS_MAX)
         return topo_error(ARI_ETOPO_DEGREE, parser->error, parser->error_size,
@@ -1477,6 +1477,8 @@ static void topo_figures_finish(topo_figures_t *figures)
 
 int topo_figures_bfs(const topo_t *topo, topo_figures_t *figures_out)
 {
+    if (topo->nodes < 2)
+        return ARI_ETOPO_SIZE; /* a single node has no paths to measure */
     topo_figures_t figures;
     topo_figures_base(topo, &figures);
     topo_bfs_t bfs;
@@ -1497,6 +1499,8 @@ int topo_figures_bfs(const topo_t *topo, topo_figures_t *figures_out)
 
 int topo_figures(const topo_t *topo, topo_figures_t *figures_out)
 {
+    if (topo->nodes < 2)
+        return ARI_ETOPO_SIZE; /* a single node has no paths to measure */
     topo_figures_t figures;
     topo_figures_base(topo, &figures);
     figures.closed_form = true;

@@ -155,7 +155,8 @@ typedef struct {
 } topo_figures_t;
 
 /* Exact figures: a formula where one is known, otherwise one bit-parallel BFS
- * from every node. Returns 0, ARI_ETOPO_DISCONNECTED (cannot happen for a
+ * from every node. Returns 0, ARI_ETOPO_SIZE for a single node (no paths),
+ * ARI_ETOPO_DISCONNECTED (cannot happen for a
  * graph from topo_build) or ARI_ENOMEM. */
 int topo_figures(const topo_t *topo, topo_figures_t *figures_out);
 /* The same, always by BFS: to check the formulas, or to time the BFS. */

@@ -1,0 +1,436 @@
+/*
+ * api — the public calls of include/ariadne.h on top of the node
+ * (node.h): allocation, addresses, explicit reads and writes, atomics.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ariadne.h"
+#include "core/gva.h"
+#include "core/pcache.h"
+#include "node.h"
+
+#define API_CHECK(fail_value)                                                         \
+    do {                                                                              \
+        int api_status_ = node_check();                                               \
+        if (api_status_ != ARI_OK) {                                                  \
+            node_fail(api_status_);                                                   \
+            return fail_value;                                                        \
+        }                                                                             \
+    } while (0)
+
+/* ------------------------------------------------------------------------
+ * Allocation
+ * ------------------------------------------------------------------------ */
+
+static int api_kind(unsigned flags, bool collective, heap_kind_t *kind_out)
+{
+    if ((flags & ~(ARI_OWNERSHIP | ARI_HUGE | ARI_SPREAD)) != 0 ||
+        (!collective && (flags & ARI_SPREAD)))
+        return ARI_EINVAL;
+    if (flags & ARI_OWNERSHIP)
+        return ARI_ENOTSUP; /* ownership pages come with runtime part 2 */
+    if (flags & ARI_HUGE) {
+        FILE *meminfo = fopen("/proc/meminfo", "r");
+        unsigned long total = 0;
+        char line[128];
+        while (meminfo != NULL && fgets(line, sizeof line, meminfo) != NULL)
+            sscanf(line, "HugePages_Total: %lu", &total);
+        if (meminfo != NULL)
+            fclose(meminfo);
+        fprintf(stderr, total == 0
+                            ? "ariadne: ARI_HUGE: this host has no huge pages reserved "
+                              "(HugePages_Total is 0; as root: sysctl vm.nr_hugepages=N)\n"
+                            : "ariadne: ARI_HUGE: 2 MiB pages are not served by the runtime "
+                              "yet; allocate without ARI_HUGE\n");
+        return ARI_ENOTSUP;
+    }
+    *kind_out = HEAP_KIND_PATHCACHE;
+    return ARI_OK;
+}
+
+typedef struct {
+    uint64_t start;     /* heap offset of the first page */
+    uint32_t machine;   /* create only the pages born here */
+    const heap_alloc_t *alloc;
+    bool collective;
+    dpu_op_t op;
+    uint64_t *pages;    /* the pages' offsets this node acts on */
+} api_pages_t;
+
+static void api_make_page_op(void *ctx, uint64_t i, dpu_request_t *r)
+{
+    api_pages_t *set = ctx;
+    heap_place_t place = {.collective = set->collective, .kind = HEAP_KIND_PATHCACHE,
+                          .machine = node_g.id, .offset = set->pages[i],
+                          .page_bytes = GVA_PAGE_SIZE};
+    memset(r, 0, sizeof *r);
+    r->op = set->op;
+    r->page = heap_page_gva(&place);
+}
+
+/* Creates (or frees) the pages of an allocation that are born here. */
+static int api_pages_op(const heap_alloc_t *alloc, bool collective, dpu_op_t op)
+{
+    uint64_t total = alloc->bytes / GVA_PAGE_SIZE;
+    api_pages_t set = {.collective = collective, .op = op,
+                       .pages = malloc((total > 0 ? total : 1) * sizeof(uint64_t))};
+    if (set.pages == NULL)
+        return ARI_ENOMEM;
+    uint64_t mine = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        uint64_t offset = alloc->start + i * GVA_PAGE_SIZE;
+        uint32_t machine = collective ? heap_collective_machine(&node_g.heap, alloc, offset)
+                                      : node_g.id;
+        if (machine == node_g.id)
+            set.pages[mine++] = offset;
+    }
+    int status = node_call_many(mine, api_make_page_op, &set);
+    free(set.pages);
+    return status;
+}
+
+static uint64_t api_pages_born_here(const heap_alloc_t *alloc, bool collective)
+{
+    uint64_t total = alloc->bytes / GVA_PAGE_SIZE;
+    if (!collective)
+        return total;
+    if ((alloc->flags & ARI_SPREAD) == 0)
+        return node_g.id == 0 ? total : 0;
+    return total / node_g.count + (node_g.id < total % node_g.count ? 1 : 0);
+}
+
+static void *api_alloc(size_t bytes, unsigned flags, bool collective)
+{
+    heap_kind_t kind;
+    int status = bytes == 0 ? ARI_EINVAL : api_kind(flags, collective, &kind);
+    if (status != ARI_OK) {
+        node_fail(status);
+        return NULL;
+    }
+    heap_alloc_t alloc;
+    pthread_mutex_lock(&node_g.heap_lock);
+    status = heap_alloc(&node_g.heap, collective, kind, bytes, flags, &alloc);
+    uint64_t mine = status == ARI_OK ? api_pages_born_here(&alloc, collective) * GVA_PAGE_SIZE : 0;
+    if (status == ARI_OK && node_g.owned_bytes + mine > node_g.mem_bytes) {
+        heap_alloc_t undone;
+        heap_free(&node_g.heap, collective, kind, alloc.start, &undone);
+        status = ARI_ENOMEM; /* past --mem: never an overcommit */
+    }
+    if (status == ARI_OK)
+        node_g.owned_bytes += mine;
+    pthread_mutex_unlock(&node_g.heap_lock);
+    if (status == ARI_OK)
+        status = api_pages_op(&alloc, collective, DPU_OP_CREATE);
+    /* Nobody may touch a collective page before its owner made it. */
+    if (status == ARI_OK && collective)
+        status = node_barrier();
+    if (status != ARI_OK) {
+        node_fail(status == ARI_EBUSY ? ARI_ENOMEM : status);
+        return NULL;
+    }
+    return (void *)(uintptr_t)(HEAP_BASE + alloc.start);
+}
+
+void *ari_alloc(size_t bytes, unsigned flags)
+{
+    API_CHECK(NULL);
+    return api_alloc(bytes, flags, false);
+}
+
+void *ari_alloc_all(size_t bytes, unsigned flags)
+{
+    API_CHECK(NULL);
+    return api_alloc(bytes, flags, true);
+}
+
+int ari_free(void *ptr)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    heap_place_t place;
+    int status = node_place(ptr, &place, NULL);
+    if (status != ARI_OK)
+        return node_fail(ARI_EFAULT);
+    if (!place.collective && place.machine != node_g.id)
+        return node_fail(ARI_EPERM);
+    if (place.alloc == NULL || place.alloc->start != place.offset)
+        return node_fail(ARI_EFAULT);
+    heap_alloc_t alloc = *place.alloc;
+    status = api_pages_op(&alloc, place.collective, DPU_OP_FREE);
+    if (status == ARI_OK && place.collective)
+        status = node_barrier(); /* the range is reused only once every node freed it */
+    pthread_mutex_lock(&node_g.heap_lock);
+    heap_alloc_t freed;
+    if (heap_free(&node_g.heap, place.collective, place.kind, alloc.start, &freed) == ARI_OK)
+        node_g.owned_bytes -= api_pages_born_here(&freed, place.collective) * GVA_PAGE_SIZE;
+    pthread_mutex_unlock(&node_g.heap_lock);
+    return status == ARI_OK ? ARI_OK : node_fail(status);
+}
+
+/* ------------------------------------------------------------------------
+ * Addresses
+ * ------------------------------------------------------------------------ */
+
+ari_gva_t ari_gva_of(const void *ptr)
+{
+    ari_gva_t none = {0, 0};
+    API_CHECK(none);
+    heap_place_t place;
+    ari_gva_t page;
+    if (node_place(ptr, &place, &page) != ARI_OK) {
+        node_fail(ARI_EFAULT);
+        return none;
+    }
+    page.lo = place.offset;
+    return page;
+}
+
+/* The range [ptr, ptr + bytes) lies in the heap (bytes may be 0). */
+static int api_range(const void *ptr, size_t bytes)
+{
+    uint64_t a = (uint64_t)(uintptr_t)ptr;
+    if (!heap_contains(a) || bytes > HEAP_BYTES || (bytes > 0 && !heap_contains(a + bytes - 1)))
+        return ARI_EFAULT;
+    return ARI_OK;
+}
+
+void *ari_map(ari_gva_t gva, size_t bytes)
+{
+    API_CHECK(NULL);
+    uint64_t address = heap_address_of(gva_page(gva));
+    if (address == 0 || gva_ref(gva) != GVA_REF_MASTER) {
+        node_fail(ARI_EFAULT);
+        return NULL;
+    }
+    address += gva_page_offset(gva);
+    heap_place_t place;
+    if (api_range((void *)(uintptr_t)address, bytes) != ARI_OK ||
+        node_place((void *)(uintptr_t)address, &place, NULL) != ARI_OK) {
+        node_fail(ARI_EFAULT);
+        return NULL;
+    }
+    return (void *)(uintptr_t)address;
+}
+
+typedef struct {
+    ari_gva_t *pages;
+} api_unref_t;
+
+static void api_make_unref(void *ctx, uint64_t i, dpu_request_t *r)
+{
+    api_unref_t *u = ctx;
+    memset(r, 0, sizeof *r);
+    r->op = DPU_OP_UNREF;
+    r->page = u->pages[i];
+}
+
+int ari_unmap(void *ptr, size_t bytes)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    if (bytes == 0 || api_range(ptr, bytes) != ARI_OK)
+        return node_fail(bytes == 0 ? ARI_EINVAL : ARI_EFAULT);
+    uint64_t first = (uint64_t)(uintptr_t)ptr & ~(uint64_t)(GVA_PAGE_SIZE - 1);
+    uint64_t end = (uint64_t)(uintptr_t)ptr + bytes;
+    uint64_t total = (end - first + GVA_PAGE_SIZE - 1) / GVA_PAGE_SIZE;
+    api_unref_t u = {malloc(total * sizeof(ari_gva_t))};
+    if (u.pages == NULL)
+        return node_fail(ARI_ENOMEM);
+    uint64_t count = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        heap_place_t place;
+        ari_gva_t page;
+        if (node_place((void *)(uintptr_t)(first + i * GVA_PAGE_SIZE), &place, &page) != ARI_OK) {
+            free(u.pages);
+            return node_fail(ARI_EFAULT);
+        }
+        if (place.machine != node_g.id) /* the owner keeps its masters */
+            u.pages[count++] = page;
+    }
+    int status = node_call_many(count, api_make_unref, &u);
+    free(u.pages);
+    return status == ARI_OK ? ARI_OK : node_fail(status);
+}
+
+int ari_prefault(const void *ptr, size_t bytes)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    if (bytes == 0 || api_range(ptr, bytes) != ARI_OK)
+        return node_fail(bytes == 0 ? ARI_EINVAL : ARI_EFAULT);
+    int status = node_make_readable((uint64_t)(uintptr_t)ptr, bytes, false);
+    return status == ARI_OK ? ARI_OK : node_fail(status);
+}
+
+int ari_where(const void *ptr, ari_location_t *location_out)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    heap_place_t place;
+    ari_gva_t page;
+    if (location_out == NULL)
+        return node_fail(ARI_EINVAL);
+    if (node_place(ptr, &place, &page) != ARI_OK)
+        return node_fail(ARI_EFAULT);
+    ari_location_t loc = {.tier = ARI_MEM, .owner = place.machine,
+                          .state = ARI_STATE_UNMAPPED};
+    driver_lock(node_g.driver);
+    loc.hops = (int)route_distance(driver_route(node_g.driver), node_g.id, place.machine);
+    pcache_entry_t *e = pcache_find(dpu_pcache(driver_dpu(node_g.driver)), page);
+    if (e != NULL && e->copy == PCACHE_COPY_MASTER)
+        loc.state = ARI_STATE_MASTER;
+    else if (e != NULL && e->copy == PCACHE_COPY_VALID)
+        loc.state = ARI_STATE_VALID;
+    else if (e != NULL && e->copy == PCACHE_COPY_INVALID)
+        loc.state = ARI_STATE_INVALID;
+    driver_unlock(node_g.driver);
+    loc.distance = loc.hops == 0 ? ARI_LOCAL : loc.hops == 1 ? ARI_NEIGHBOR : ARI_REMOTE;
+    *location_out = loc;
+    return ARI_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Explicit reads and writes
+ * ------------------------------------------------------------------------ */
+
+/* One page's piece of a range. */
+typedef struct {
+    ari_gva_t page;
+    uint32_t offset, length;
+} api_piece_t;
+
+static int api_piece(uint64_t address, uint64_t end, api_piece_t *piece)
+{
+    heap_place_t place;
+    int status = node_place((void *)(uintptr_t)address, &place, &piece->page);
+    if (status != ARI_OK)
+        return status;
+    if (place.kind != HEAP_KIND_PATHCACHE)
+        return ARI_ENOTSUP;
+    piece->offset = (uint32_t)(address & (GVA_PAGE_SIZE - 1));
+    uint64_t room = GVA_PAGE_SIZE - piece->offset;
+    piece->length = (uint32_t)(end - address < room ? end - address : room);
+    return ARI_OK;
+}
+
+int ari_store(void *dst, const void *src, size_t bytes)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    if (src == NULL || bytes == 0)
+        return node_fail(ARI_EINVAL);
+    if (api_range(dst, bytes) != ARI_OK)
+        return node_fail(ARI_EFAULT);
+    uint8_t buffer[GVA_PAGE_SIZE];
+    uint64_t address = (uint64_t)(uintptr_t)dst, end = address + bytes;
+    const uint8_t *from = src;
+    while (address < end) {
+        api_piece_t piece;
+        int status = api_piece(address, end, &piece);
+        if (status != ARI_OK)
+            return node_fail(status);
+        /* src may itself be global memory: copied here, before the DPU's
+         * lock is taken, so its faults are served like any load. */
+        memcpy(buffer, from, piece.length);
+        dpu_request_t r = {.op = DPU_OP_WRITE, .page = piece.page, .offset = piece.offset,
+                           .length = piece.length, .data = buffer};
+        driver_result_t result;
+        status = node_call(&r, NULL, &result);
+        if (status == ARI_OK)
+            status = node_see_own_write(piece.page, result.version);
+        if (status != ARI_OK)
+            return node_fail(status);
+        address += piece.length;
+        from += piece.length;
+    }
+    atomic_fetch_add_explicit(&node_g.stores, 1, memory_order_relaxed);
+    return ARI_OK;
+}
+
+int ari_get(void *dst, const void *src, size_t bytes)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    if (dst == NULL || bytes == 0)
+        return node_fail(ARI_EINVAL);
+    if (api_range(src, bytes) != ARI_OK)
+        return node_fail(ARI_EFAULT);
+    if (api_range(dst, 1) == ARI_OK)
+        return node_fail(ARI_EINVAL); /* the answer is copied in under the DPU's lock */
+    uint64_t address = (uint64_t)(uintptr_t)src, end = address + bytes;
+    uint8_t *to = dst;
+    while (address < end) {
+        api_piece_t piece;
+        int status = api_piece(address, end, &piece);
+        if (status != ARI_OK)
+            return node_fail(status);
+        dpu_request_t r = {.op = DPU_OP_GET, .page = piece.page, .offset = piece.offset,
+                           .length = piece.length};
+        status = node_call(&r, to, NULL);
+        if (status != ARI_OK)
+            return node_fail(status);
+        address += piece.length;
+        to += piece.length;
+    }
+    atomic_fetch_add_explicit(&node_g.gets, 1, memory_order_relaxed);
+    return ARI_OK;
+}
+
+static int api_atomic(uint64_t *ptr, uint8_t op, uint64_t arg0, uint64_t arg1, uint64_t *old_out)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    uint64_t address = (uint64_t)(uintptr_t)ptr;
+    if (address % 8 != 0)
+        return node_fail(ARI_EINVAL);
+    if (api_range(ptr, 8) != ARI_OK)
+        return node_fail(ARI_EFAULT);
+    api_piece_t piece;
+    int status = api_piece(address, address + 8, &piece);
+    if (status != ARI_OK)
+        return node_fail(status);
+    dpu_request_t r = {.op = DPU_OP_ATOMIC, .page = piece.page, .offset = piece.offset,
+                       .atomic_op = op, .arg0 = arg0, .arg1 = arg1};
+    driver_result_t result;
+    status = node_call(&r, NULL, &result);
+    if (status == ARI_OK)
+        status = node_see_own_write(piece.page, result.version);
+    if (status != ARI_OK)
+        return node_fail(status);
+    atomic_fetch_add_explicit(&node_g.atomics, 1, memory_order_relaxed);
+    if (old_out != NULL)
+        *old_out = result.value;
+    return ARI_OK;
+}
+
+int ari_fetch_add_u64(uint64_t *ptr, uint64_t add, uint64_t *old_out)
+{
+    return api_atomic(ptr, MSG_ATOMIC_FETCH_ADD, add, 0, old_out);
+}
+
+int ari_cas_u64(uint64_t *ptr, uint64_t expected, uint64_t desired, uint64_t *old_out)
+{
+    return api_atomic(ptr, MSG_ATOMIC_CAS, expected, desired, old_out);
+}
+
+int ari_swap_u64(uint64_t *ptr, uint64_t value, uint64_t *old_out)
+{
+    return api_atomic(ptr, MSG_ATOMIC_SWAP, value, 0, old_out);
+}
+
+int ari_flush(void)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    int status = driver_failed(node_g.driver);
+    return status == ARI_OK ? ARI_OK : node_fail(status);
+}
+
+int ari_barrier(void)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    uint32_t idle = 0;
+    /* One arrival per node: a second thread's would count twice. */
+    if (!atomic_compare_exchange_strong(&node_g.barrier_busy, &idle, 1))
+        return node_fail(ARI_EBUSY);
+    int status = node_barrier();
+    atomic_store(&node_g.barrier_busy, 0);
+    if (status != ARI_OK)
+        return node_fail(status);
+    atomic_fetch_add_explicit(&node_g.barriers, 1, memory_order_relaxed);
+    return ARI_OK;
+}

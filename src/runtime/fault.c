@@ -1,0 +1,406 @@
+/*
+ * fault — two views of the node's global pages, and their faults (fault.h).
+ */
+#include "fault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "ariadne.h"
+
+#define FAULT_PAGE 4096ull
+#define FAULT_BATCH 16u /* userfaultfd messages read at once */
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+struct fault {
+    fault_mode_t mode;
+    uint64_t base, bytes;
+    int memfd;
+    uint8_t *app_view, *dpu_view;
+    int uffd, stop_fd;
+    pthread_t thread;
+    bool started;
+    fault_hooks_t hooks;
+    struct sigaction old_segv;
+    bool handler_installed;
+    _Atomic uint64_t faults;
+};
+
+/* The SIGSEGV handler has no argument: the one fault_t of the process. */
+static fault_t *_Atomic fault_process;
+
+fault_mode_t fault_mode(const fault_t *f) { return f->mode; }
+uint8_t *fault_dpu_address(fault_t *f, uint64_t offset) { return f->dpu_view + offset; }
+uint64_t fault_count(const fault_t *f) { return atomic_load(&f->faults); }
+
+uint64_t fault_resident_pages(const fault_t *f)
+{
+    struct stat st;
+    if (fstat(f->memfd, &st) != 0)
+        return 0;
+    return (uint64_t)st.st_blocks * 512u / FAULT_PAGE;
+}
+
+/* ------------------------------------------------------------------------
+ * SIGSEGV: plain stores (both modes) and loads (mprotect mode)
+ * ------------------------------------------------------------------------ */
+
+static bool fault_is_write(const void *context)
+{
+#if defined(__x86_64__)
+    const ucontext_t *uc = context;
+    return (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0; /* the page-fault error code's W bit */
+#else
+    (void)context;
+    return false;
+#endif
+}
+
+static void fault_write_all(const char *text)
+{
+    size_t length = strlen(text);
+    while (length > 0) {
+        ssize_t n = write(STDERR_FILENO, text, length);
+        if (n <= 0)
+            return;
+        text += n;
+        length -= (size_t)n;
+    }
+}
+
+/* A plain store into global memory: not allowed until runtime part 2. */
+__attribute__((noreturn)) static void fault_store_stop(const fault_t *f, uint64_t address)
+{
+    char text[400];
+    snprintf(text, sizeof text,
+             "ariadne: node %u: plain store to global memory at %#llx. Global memory is "
+             "written with ari_store() or the ari_*_u64 atomics (plain stores come with "
+             "runtime part 2); stopping.\n",
+             f->hooks.node, (unsigned long long)address);
+    fault_write_all(text);
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+/* Not ours: hand the signal to whoever had it before. */
+static void fault_chain(int sig, siginfo_t *info, void *context, const struct sigaction *old)
+{
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
+        old->sa_sigaction(sig, info, context);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: return with it restored and the access faults again. */
+    signal(sig, SIG_DFL);
+}
+
+static __thread uint64_t fault_last_page; /* without a W bit: a page that faults twice is written */
+
+static void fault_on_segv(int sig, siginfo_t *info, void *context)
+{
+    fault_t *f = atomic_load(&fault_process);
+    uint64_t address = (uint64_t)(uintptr_t)info->si_addr;
+    if (f == NULL || address < f->base || address - f->base >= f->bytes) {
+        struct sigaction old;
+        memset(&old, 0, sizeof old);
+        if (f != NULL)
+            old = f->old_segv;
+        fault_chain(sig, info, context, &old);
+        return;
+    }
+    uint64_t page = address & ~(FAULT_PAGE - 1);
+    /* With userfaultfd every load is served there: a SIGSEGV is a store. */
+    if (f->mode == FAULT_UFFD || fault_is_write(context) || page == fault_last_page)
+        fault_store_stop(f, address);
+#if !defined(__x86_64__)
+    fault_last_page = page;
+#endif
+    atomic_fetch_add_explicit(&f->faults, 1, memory_order_relaxed);
+    f->hooks.resolve(f->hooks.ctx, page);
+}
+
+static int fault_handler_install(fault_t *f)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fault_on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &f->old_segv) != 0)
+        return ARI_EINVAL;
+    f->handler_installed = true;
+    return ARI_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * userfaultfd
+ * ------------------------------------------------------------------------ */
+
+static int fault_uffd_open(fault_t *f, char *error, size_t error_size)
+{
+    /* User-mode-only is what an unprivileged process may open where
+     * vm.unprivileged_userfaultfd is 0; kernels before 5.11 lack the flag. */
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0 && errno == EINVAL)
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(error, error_size, "userfaultfd: %s", strerror(errno));
+        return ARI_ENOTSUP;
+    }
+    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MINOR_SHMEM};
+    if (ioctl(fd, UFFDIO_API, &api) != 0 || (api.features & UFFD_FEATURE_MINOR_SHMEM) == 0) {
+        snprintf(error, error_size, "userfaultfd lacks minor faults on shared memory "
+                                    "(Linux 5.14 or later has them)");
+        close(fd);
+        return ARI_ENOTSUP;
+    }
+    struct uffdio_register reg = {
+        .range = {.start = f->base, .len = f->bytes},
+        .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR};
+    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0 ||
+        (reg.ioctls & ((uint64_t)1 << _UFFDIO_CONTINUE)) == 0) {
+        snprintf(error, error_size, "userfaultfd cannot register the heap: %s", strerror(errno));
+        close(fd);
+        return ARI_ENOTSUP;
+    }
+    f->uffd = fd;
+    return ARI_OK;
+}
+
+static void fault_uffd_serve(fault_t *f)
+{
+    struct uffd_msg msgs[FAULT_BATCH];
+    ssize_t n = read(f->uffd, msgs, sizeof msgs);
+    if (n <= 0)
+        return;
+    for (size_t i = 0; i < (size_t)n / sizeof msgs[0]; i++) {
+        if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+            continue;
+        atomic_fetch_add_explicit(&f->faults, 1, memory_order_relaxed);
+        f->hooks.resolve(f->hooks.ctx, msgs[i].arg.pagefault.address & ~(FAULT_PAGE - 1));
+    }
+}
+
+static void *fault_thread_main(void *arg)
+{
+    fault_t *f = arg;
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = f->uffd, .events = POLLIN},
+                                {.fd = f->stop_fd, .events = POLLIN}};
+        int ready = poll(fds, 2, -1);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready < 0 || (fds[1].revents & POLLIN))
+            break;
+        if (fds[0].revents & POLLIN)
+            fault_uffd_serve(f);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Mapping pages in and out of the application's view
+ * ------------------------------------------------------------------------ */
+
+/* mprotect near the map limit: closing the whole view merges it back into
+ * one region; pages that were open fault once more and reopen cheaply. */
+static int fault_protect(fault_t *f, uint64_t address, uint64_t bytes, int prot)
+{
+    if (mprotect((void *)(uintptr_t)address, bytes, prot) == 0)
+        return ARI_OK;
+    if (errno != ENOMEM)
+        return ARI_EINVAL;
+    if (mprotect(f->app_view, f->bytes, PROT_NONE) != 0)
+        return ARI_EMAPS;
+    if (prot == PROT_NONE)
+        return ARI_OK;
+    return mprotect((void *)(uintptr_t)address, bytes, prot) == 0 ? ARI_OK : ARI_EMAPS;
+}
+
+static int fault_continue(fault_t *f, uint64_t address, uint64_t bytes)
+{
+    uint64_t done = 0;
+    while (done < bytes) {
+        struct uffdio_continue c = {.range = {.start = address + done, .len = bytes - done}};
+        if (ioctl(f->uffd, UFFDIO_CONTINUE, &c) == 0)
+            return ARI_OK;
+        int e = errno;
+        uint64_t mapped = c.mapped > 0 ? (uint64_t)c.mapped : 0;
+        if (e == EAGAIN) {
+            done += mapped;
+            continue;
+        }
+        if (e != EEXIST)
+            return ARI_EINVAL;
+        done += mapped + FAULT_PAGE; /* that page is mapped already: the next */
+    }
+    return ARI_OK;
+}
+
+int fault_map(fault_t *f, uint64_t address, uint64_t bytes)
+{
+    if (f->mode == FAULT_MPROTECT)
+        return fault_protect(f, address, bytes, PROT_READ);
+    /* UFFDIO_CONTINUE maps what the page cache holds: a page nobody has
+     * written yet (a new master) is brought in by touching it. */
+    for (uint64_t off = 0; off < bytes; off += FAULT_PAGE) {
+        volatile uint8_t *p = f->dpu_view + (address - f->base) + off;
+        (void)*p;
+    }
+    return fault_continue(f, address, bytes);
+}
+
+int fault_unmap(fault_t *f, uint64_t address, uint64_t bytes)
+{
+    if (f->mode == FAULT_MPROTECT)
+        return fault_protect(f, address, bytes, PROT_NONE);
+    return madvise((void *)(uintptr_t)address, bytes, MADV_DONTNEED) == 0 ? ARI_OK : ARI_EINVAL;
+}
+
+int fault_discard(fault_t *f, uint64_t address, uint64_t bytes)
+{
+    int status = f->mode == FAULT_MPROTECT ? fault_unmap(f, address, bytes) : ARI_OK;
+    if (fallocate(f->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(address - f->base), (off_t)bytes) != 0 && status == ARI_OK)
+        status = ARI_EINVAL;
+    return status;
+}
+
+/* ------------------------------------------------------------------------
+ * Life
+ * ------------------------------------------------------------------------ */
+
+static int fault_views_map(fault_t *f, char *error, size_t error_size)
+{
+    f->memfd = memfd_create("ariadne-heap", MFD_CLOEXEC);
+    if (f->memfd < 0 || ftruncate(f->memfd, (off_t)f->bytes) != 0) {
+        snprintf(error, error_size, "cannot make the heap's memory file: %s", strerror(errno));
+        return ARI_ENOMEM;
+    }
+    void *app = mmap((void *)(uintptr_t)f->base, f->bytes, PROT_NONE,
+                     MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, f->memfd, 0);
+    if (app == MAP_FAILED || (uint64_t)(uintptr_t)app != f->base) {
+        snprintf(error, error_size, "cannot map the global heap at %#llx (%llu GiB): %s",
+                 (unsigned long long)f->base, (unsigned long long)(f->bytes >> 30),
+                 app == MAP_FAILED ? strerror(errno) : "the kernel put it elsewhere");
+        if (app != MAP_FAILED)
+            munmap(app, f->bytes);
+        return ARI_ENOMEM;
+    }
+    f->app_view = app;
+    void *dpu = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                     f->memfd, 0);
+    if (dpu == MAP_FAILED) {
+        snprintf(error, error_size, "cannot map the heap a second time: %s", strerror(errno));
+        return ARI_ENOMEM;
+    }
+    f->dpu_view = dpu;
+    return ARI_OK;
+}
+
+static int fault_mode_setup(fault_t *f, fault_mode_t mode, char *error, size_t error_size)
+{
+    if (mode != FAULT_MPROTECT) {
+        int status = fault_uffd_open(f, error, error_size);
+        if (status == ARI_OK && mprotect(f->app_view, f->bytes, PROT_READ) != 0)
+            status = ARI_ENOMEM;
+        if (status == ARI_OK) {
+            f->mode = FAULT_UFFD;
+            return ARI_OK;
+        }
+        if (mode == FAULT_UFFD)
+            return status;
+    }
+    f->mode = FAULT_MPROTECT;
+    return ARI_OK;
+}
+
+int fault_create(fault_mode_t mode, uint64_t base, uint64_t bytes, const fault_hooks_t *hooks,
+                 fault_t **fault_out, char *error, size_t error_size)
+{
+    if (atomic_load(&fault_process) != NULL) {
+        snprintf(error, error_size, "the global heap is mapped already");
+        return ARI_EINIT;
+    }
+    fault_t *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return ARI_ENOMEM;
+    f->base = base;
+    f->bytes = bytes;
+    f->hooks = *hooks;
+    f->memfd = f->uffd = f->stop_fd = -1;
+    int status = fault_views_map(f, error, error_size);
+    if (status == ARI_OK)
+        status = fault_mode_setup(f, mode, error, error_size);
+    if (status == ARI_OK && (f->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
+        status = ARI_ENOMEM;
+    if (status == ARI_OK) {
+        atomic_store(&fault_process, f);
+        status = fault_handler_install(f);
+    }
+    if (status != ARI_OK) {
+        fault_destroy(f);
+        return status;
+    }
+    *fault_out = f;
+    return ARI_OK;
+}
+
+int fault_start(fault_t *f)
+{
+    if (f->mode != FAULT_UFFD || f->started)
+        return ARI_OK;
+    if (pthread_create(&f->thread, NULL, fault_thread_main, f) != 0)
+        return ARI_ENOMEM;
+    f->started = true;
+    return ARI_OK;
+}
+
+void fault_destroy(fault_t *f)
+{
+    if (f == NULL)
+        return;
+    if (f->started) {
+        uint64_t one = 1;
+        if (write(f->stop_fd, &one, sizeof one) != (ssize_t)sizeof one)
+            abort(); /* an eventfd write cannot fail here; the join would hang */
+        pthread_join(f->thread, NULL);
+    }
+    if (f->handler_installed)
+        sigaction(SIGSEGV, &f->old_segv, NULL);
+    fault_t *self = f;
+    atomic_compare_exchange_strong(&fault_process, &self, NULL);
+    if (f->uffd >= 0)
+        close(f->uffd);
+    if (f->stop_fd >= 0)
+        close(f->stop_fd);
+    if (f->app_view != NULL)
+        munmap(f->app_view, f->bytes);
+    if (f->dpu_view != NULL)
+        munmap(f->dpu_view, f->bytes);
+    if (f->memfd >= 0)
+        close(f->memfd);
+    free(f);
+}

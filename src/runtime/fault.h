@@ -1,0 +1,78 @@
+/*
+ * fault — the node's two views of global memory and the faults that make
+ * plain loads transparent.
+ *
+ * The node's copies of global pages (masters and replicas) live in one
+ * sparse memfd as large as the heap; a page takes memory only while this
+ * node holds it. It is mapped twice:
+ *   - the application's view, at the heap's fixed address, read-only: a
+ *     page is readable there only once the runtime has made it so;
+ *   - the DPU's view, anywhere, read-write: where the DPU installs pages
+ *     and applies updates. Both share the page cache, so an update the DPU
+ *     applies is seen by the next plain load, with no copy and no fault.
+ *
+ * A load of a page that is not readable yet faults, and `resolve` (the
+ * runtime) makes the page valid, then calls fault_map. Two ways:
+ *   FAULT_UFFD      userfaultfd on the application's view (missing and
+ *                   minor faults of shared memory), served by a thread of
+ *                   its own; UFFDIO_CONTINUE maps pages. Opened with
+ *                   UFFD_USER_MODE_ONLY, so it works for unprivileged users
+ *                   where vm.unprivileged_userfaultfd is 0; the price is that
+ *                   the kernel's own accesses (system calls) are not served:
+ *                   they get EFAULT (ari_prefault first).
+ *   FAULT_MPROTECT  the view is PROT_NONE and SIGSEGV serves the fault in
+ *                   the faulting thread; mprotect opens runs of pages. Each
+ *                   protection boundary costs a kernel map entry; near
+ *                   vm.max_map_count the whole view is closed again (pages
+ *                   then re-fault cheaply) and, if even that fails, the
+ *                   call reports ARI_EMAPS.
+ * In both ways a store into the application's view is a SIGSEGV that
+ * stops the program with a message naming ari_store (plain stores are
+ * runtime part 2).
+ */
+#ifndef ARIADNE_RUNTIME_FAULT_H
+#define ARIADNE_RUNTIME_FAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { FAULT_AUTO = 0, FAULT_UFFD = 1, FAULT_MPROTECT = 2 } fault_mode_t;
+
+typedef struct fault fault_t;
+
+typedef struct {
+    void *ctx;
+    /* A load faulted on the page at `page_address` (page-aligned, 4 KiB).
+     * Must make it readable (fault_map) or end the process with a message. */
+    void (*resolve)(void *ctx, uint64_t page_address);
+    /* For the message of a plain store: this node's id. */
+    uint32_t node;
+} fault_hooks_t;
+
+/* Sets up both views of [base, base + bytes) and the fault handling.
+ * `mode` FAULT_AUTO tries userfaultfd, then mprotect. ARI_ENOTSUP when the
+ * mode asked for cannot work here; `error` says why. One per process. */
+int fault_create(fault_mode_t mode, uint64_t base, uint64_t bytes, const fault_hooks_t *hooks,
+                 fault_t **fault_out, char *error, size_t error_size);
+/* Stops the fault thread, removes the handlers and unmaps both views. */
+void fault_destroy(fault_t *fault);
+/* Starts serving faults (the userfaultfd thread). */
+int fault_start(fault_t *fault);
+
+fault_mode_t fault_mode(const fault_t *fault);
+/* The DPU's view of the byte at heap offset `offset`. */
+uint8_t *fault_dpu_address(fault_t *fault, uint64_t offset);
+
+/* Makes [address, address + bytes) readable in the application's view.
+ * The pages must hold valid data. ARI_EMAPS near the map limit. */
+int fault_map(fault_t *fault, uint64_t address, uint64_t bytes);
+/* Makes the range fault again on the next load (the data stays). */
+int fault_unmap(fault_t *fault, uint64_t address, uint64_t bytes);
+/* Forgets the range's data (frees the memory) and makes it fault again. */
+int fault_discard(fault_t *fault, uint64_t address, uint64_t bytes);
+/* Pages of the memfd that hold memory now. */
+uint64_t fault_resident_pages(const fault_t *fault);
+/* Faults served so far. */
+uint64_t fault_count(const fault_t *fault);
+
+#endif /* ARIADNE_RUNTIME_FAULT_H */

@@ -1,0 +1,638 @@
+/*
+ * node — the node process's life (ari_init, ari_finalize), what its DPU
+ * asks of it, and the faults that make global pages readable (node.h).
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/gva.h"
+#include "core/pcache.h"
+
+node_t node_g = {.ctl_fd = -1, .count = 1, .heap_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static __thread int node_errno;
+
+int node_fail(int status)
+{
+    node_errno = status;
+    return status;
+}
+
+int ari_errno(void) { return node_errno; }
+
+int node_check(void) { return atomic_load(&node_g.ready) ? ARI_OK : ARI_EINIT; }
+
+/* ------------------------------------------------------------------------
+ * Requests
+ * ------------------------------------------------------------------------ */
+
+int node_call(dpu_request_t *request, uint8_t *get_dst, driver_result_t *result_out)
+{
+    return driver_call(node_g.driver, request, get_dst, result_out);
+}
+
+#define NODE_BATCH 256u
+
+int node_call_many(uint64_t count, void (*make)(void *ctx, uint64_t i, dpu_request_t *r),
+                   void *ctx)
+{
+    uint64_t i = 0;
+    uint64_t limit = driver_now_ns() + driver_timeout_ns(node_g.driver);
+    while (i < count) {
+        int status = driver_throttle(node_g.driver);
+        if (status != ARI_OK)
+            return status;
+        driver_ticket_t t;
+        uint32_t submitted = 0;
+        driver_lock(node_g.driver);
+        status = driver_ticket_open(node_g.driver, &t);
+        for (; status == ARI_OK && i < count && submitted < NODE_BATCH; i++, submitted++) {
+            dpu_request_t r;
+            make(ctx, i, &r);
+            status = driver_submit(node_g.driver, t, &r, NULL);
+        }
+        if (status == ARI_EBUSY && submitted > 0) { /* the DPU's table is full: wait, go on */
+            i--;
+            submitted--;
+            status = ARI_OK;
+        }
+        driver_unlock(node_g.driver);
+        if (status == ARI_EBUSY && driver_now_ns() < limit) {
+            if (submitted == 0) { /* nothing went out: the ticket may be closed here */
+                driver_lock(node_g.driver);
+                driver_ticket_close(node_g.driver, t);
+                driver_unlock(node_g.driver);
+            }
+            driver_poll_for(node_g.driver, 100000);
+            continue;
+        }
+        int waited = driver_wait(node_g.driver, t, NULL);
+        if (status == ARI_OK)
+            status = waited;
+        if (status != ARI_OK)
+            return status;
+    }
+    return ARI_OK;
+}
+
+int node_barrier(void)
+{
+    dpu_request_t r = {.op = DPU_OP_BARRIER, .page = node_g.runtime_page, .offset = 0,
+                       .arg0 = node_g.count};
+    return node_call(&r, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Places and pages
+ * ------------------------------------------------------------------------ */
+
+int node_place(const void *ptr, heap_place_t *place_out, ari_gva_t *page_out)
+{
+    pthread_mutex_lock(&node_g.heap_lock);
+    int status = heap_locate(&node_g.heap, (uint64_t)(uintptr_t)ptr, place_out);
+    pthread_mutex_unlock(&node_g.heap_lock);
+    if (status != ARI_OK)
+        return status;
+    /* Pages this node can vouch for must be allocated; others' slots are
+     * checked by their owners (a page that does not exist: ARI_ENOENT). */
+    bool knowable = place_out->collective || place_out->machine == node_g.id;
+    if (knowable && place_out->alloc == NULL)
+        return ARI_EFAULT;
+    if (place_out->machine >= node_g.count)
+        return ARI_EFAULT;
+    if (page_out != NULL)
+        *page_out = heap_page_gva(place_out);
+    return ARI_OK;
+}
+
+static bool node_page_readable(dpu_t *dpu, ari_gva_t page)
+{
+    pcache_entry_t *e = pcache_find(dpu_pcache(dpu), page);
+    return e != NULL && (e->copy == PCACHE_COPY_MASTER || e->copy == PCACHE_COPY_VALID);
+}
+
+/* The end of the run a fault at `address` may ask for. */
+static uint64_t node_run_end(const heap_place_t *place, uint64_t address, uint64_t end,
+                             bool readahead)
+{
+    uint64_t limit = end;
+    if (readahead)
+        limit = address + (uint64_t)node_g.readahead * GVA_PAGE_SIZE;
+    if (place->alloc != NULL) {
+        uint64_t alloc_end = HEAP_BASE + place->alloc->start + place->alloc->bytes;
+        if (limit > alloc_end)
+            limit = alloc_end;
+    }
+    /* A run never leaves its slot's arena (nor MSG_RUN_MAX pages). */
+    uint64_t arena = HEAP_BASE + ((place->offset / (HEAP_SLOT_BYTES / 4)) + 1) * (HEAP_SLOT_BYTES / 4);
+    if (limit > arena)
+        limit = arena;
+    if (limit > address + (uint64_t)MSG_RUN_MAX * GVA_PAGE_SIZE)
+        limit = address + (uint64_t)MSG_RUN_MAX * GVA_PAGE_SIZE;
+    return limit;
+}
+
+/* Under the lock: opens the readable prefix of [address, run_end). */
+static int node_map_prefix(dpu_t *dpu, const heap_place_t *place, uint64_t address,
+                           uint64_t run_end, uint64_t *mapped_out)
+{
+    heap_place_t p = *place;
+    uint64_t a = address;
+    for (; a < run_end; a += GVA_PAGE_SIZE) {
+        p.offset = a - HEAP_BASE;
+        if (p.collective && p.alloc != NULL)
+            p.machine = heap_collective_machine(&node_g.heap, p.alloc, p.offset);
+        if (!node_page_readable(dpu, heap_page_gva(&p)))
+            break;
+    }
+    *mapped_out = (a - address) / GVA_PAGE_SIZE;
+    if (a == address)
+        return ARI_OK;
+    atomic_fetch_add_explicit(&node_g.pages_mapped, *mapped_out, memory_order_relaxed);
+    return fault_map(node_g.fault, address, a - address);
+}
+
+/* Asks for the run at `address` without waiting (read-ahead ahead of a
+ * sequential reader): the answer arrives while it reads what it has. */
+static void node_read_ahead(dpu_t *dpu, const heap_place_t *place, uint64_t address,
+                            uint64_t run_end)
+{
+    if (address >= run_end)
+        return;
+    heap_place_t p = *place;
+    p.offset = address - HEAP_BASE;
+    if (p.collective && p.alloc != NULL)
+        p.machine = heap_collective_machine(&node_g.heap, p.alloc, p.offset);
+    ari_gva_t page = heap_page_gva(&p);
+    if (pcache_find(dpu_pcache(dpu), page) != NULL || p.machine == node_g.id)
+        return;
+    driver_ticket_t t;
+    if (driver_ticket_open(node_g.driver, &t) != ARI_OK)
+        return;
+    dpu_request_t r = {.op = DPU_OP_READ, .page = page,
+                       .pages = (uint32_t)((run_end - address) / GVA_PAGE_SIZE)};
+    (void)driver_submit(node_g.driver, t, &r, NULL); /* best effort */
+    driver_ticket_close(node_g.driver, t); /* its answer is only a page arriving */
+}
+
+/* One step for the page at `address`: map what is readable, or ask. */
+static int node_readable_step(const heap_place_t *place, uint64_t address, uint64_t run_end,
+                              bool readahead, uint64_t *mapped_out)
+{
+    dpu_t *dpu = driver_dpu(node_g.driver);
+    driver_lock(node_g.driver);
+    int status = node_map_prefix(dpu, place, address, run_end, mapped_out);
+    if (status != ARI_OK || *mapped_out > 0) {
+        if (status == ARI_OK && readahead && *mapped_out * 2 >= (run_end - address) / GVA_PAGE_SIZE)
+            node_read_ahead(dpu, place, address + *mapped_out * GVA_PAGE_SIZE,
+                            node_run_end(place, address + *mapped_out * GVA_PAGE_SIZE,
+                                         UINT64_MAX, true));
+        driver_unlock(node_g.driver);
+        return status;
+    }
+    driver_ticket_t t;
+    status = driver_ticket_open(node_g.driver, &t);
+    if (status == ARI_OK) {
+        heap_place_t p = *place;
+        p.offset = address - HEAP_BASE;
+        if (p.collective && p.alloc != NULL)
+            p.machine = heap_collective_machine(&node_g.heap, p.alloc, p.offset);
+        dpu_request_t r = {.op = DPU_OP_READ, .page = heap_page_gva(&p),
+                           .pages = (uint32_t)((run_end - address) / GVA_PAGE_SIZE)};
+        status = driver_submit(node_g.driver, t, &r, NULL);
+        if (status != ARI_OK)
+            driver_ticket_close(node_g.driver, t);
+    }
+    driver_unlock(node_g.driver);
+    if (status != ARI_OK)
+        return status;
+    return driver_wait(node_g.driver, t, NULL); /* then the next step maps it */
+}
+
+int node_make_readable(uint64_t address, uint64_t bytes, bool readahead)
+{
+    uint64_t a = address & ~(uint64_t)(GVA_PAGE_SIZE - 1);
+    uint64_t end = address + (bytes > 0 ? bytes : 1);
+    uint32_t idle_steps = 0;
+    while (a < end) {
+        heap_place_t place;
+        int status = node_place((const void *)(uintptr_t)a, &place, NULL);
+        if (status != ARI_OK)
+            return status;
+        if (place.kind != HEAP_KIND_PATHCACHE)
+            return ARI_ENOTSUP;
+        uint64_t run_end = node_run_end(&place, a, end, readahead);
+        uint64_t mapped = 0;
+        status = node_readable_step(&place, a, run_end, readahead, &mapped);
+        if (status != ARI_OK)
+            return status;
+        a += mapped * GVA_PAGE_SIZE;
+        if (readahead && mapped > 0)
+            return ARI_OK; /* a fault needs its one page */
+        /* A page can be invalidated between arriving and being mapped; a
+         * bounded number of retries keeps that from looping forever. */
+        idle_steps = mapped > 0 ? 0 : idle_steps + 1;
+        if (idle_steps > 1000)
+            return ARI_EBUSY;
+    }
+    return ARI_OK;
+}
+
+int node_see_own_write(ari_gva_t page, uint64_t version)
+{
+    uint64_t deadline = driver_now_ns() + 1000000; /* the update is usually a hop behind */
+    dpu_t *dpu = driver_dpu(node_g.driver);
+    for (;;) {
+        driver_lock(node_g.driver);
+        pcache_entry_t *e = pcache_find(dpu_pcache(dpu), page);
+        bool behind = e != NULL && e->copy == PCACHE_COPY_VALID && e->version < version;
+        driver_unlock(node_g.driver);
+        if (!behind)
+            return ARI_OK;
+        if (driver_now_ns() >= deadline)
+            break;
+        driver_poll_for(node_g.driver, 20000);
+    }
+    dpu_request_t r = {.op = DPU_OP_READ, .page = page, .min_version = version};
+    return node_call(&r, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * What the DPU and the faults ask of the node
+ * ------------------------------------------------------------------------ */
+
+static uint8_t *node_page_memory(void *ctx, ari_gva_t page, bool create)
+{
+    (void)ctx;
+    (void)create; /* the memory file is sparse: a page exists once written */
+    uint64_t address = heap_address_of(page);
+    return address != 0 ? fault_dpu_address(node_g.fault, address - HEAP_BASE) : NULL;
+}
+
+static void node_page_drop(void *ctx, ari_gva_t page)
+{
+    (void)ctx;
+    uint64_t address = heap_address_of(page);
+    if (address != 0)
+        fault_discard(node_g.fault, address, gva_page_size(page));
+}
+
+static void node_observe(void *ctx, const dpu_event_t *event)
+{
+    (void)ctx;
+    if (event->kind != DPU_EVENT_INVALIDATE)
+        return;
+    uint64_t address = heap_address_of(event->page);
+    if (address != 0)
+        fault_unmap(node_g.fault, address, gva_page_size(event->page));
+}
+
+/* A load faulted. It cannot be given an error: an address that is not
+ * global memory, or a run that is ending, stops the process with why. */
+static void node_resolve(void *ctx, uint64_t page_address)
+{
+    (void)ctx;
+    int status = node_make_readable(page_address, 1, true);
+    if (status == ARI_OK)
+        return;
+    char text[300];
+    int n = snprintf(text, sizeof text, "ariadne: node %u: a load from global memory at %#llx "
+                                        "failed: %s; stopping\n", node_g.id,
+                     (unsigned long long)page_address, ari_strerror(status));
+    if (n > 0 && write(STDERR_FILENO, text, (size_t)n) < 0)
+        n = 0;
+    _exit(status == ARI_EPEER ? 1 : 70);
+}
+
+/* ------------------------------------------------------------------------
+ * ari_init
+ * ------------------------------------------------------------------------ */
+
+static uint64_t node_env_u64(const char *name, uint64_t fallback)
+{
+    const char *text = getenv(name);
+    if (text == NULL || *text == '\0')
+        return fallback;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    return errno == 0 && *end == '\0' ? (uint64_t)v : fallback;
+}
+
+static int node_ctl_open(char *error, size_t error_size)
+{
+    const char *fd_text = getenv(CTL_ENV_FD);
+    if (fd_text == NULL) { /* not started by `ariadne run`: a run of one */
+        ctl_params_t p = {.nodes = 1, .ports = 1, .ring_count = 0,
+                          .ring_capacity = CTL_RING_DEFAULT,
+                          .mem_bytes = node_env_u64("ARI_MEM_BYTES", 1ull << 30),
+                          .timeout_ms = (uint32_t)node_env_u64("ARI_TIMEOUT_MS", 30000),
+                          .topo_spec = "mesh:1"};
+        node_g.id = 0;
+        return ctl_create(&p, &node_g.ctl_fd, &node_g.ctl);
+    }
+    uint64_t fd = node_env_u64(CTL_ENV_FD, UINT64_MAX);
+    uint64_t id = node_env_u64(CTL_ENV_NODE, UINT64_MAX);
+    int status = fd > 1000000 ? ARI_EINVAL : ctl_attach((int)fd, &node_g.ctl);
+    if (status != ARI_OK) {
+        snprintf(error, error_size, "%s=%s is not the control region of a run", CTL_ENV_FD,
+                 fd_text);
+        return status;
+    }
+    node_g.ctl_fd = (int)fd;
+    if (id >= node_g.ctl->nodes) {
+        snprintf(error, error_size, "%s is not a node of this run of %u", CTL_ENV_NODE,
+                 node_g.ctl->nodes);
+        return ARI_EINVAL;
+    }
+    node_g.id = (uint32_t)id;
+    return ARI_OK;
+}
+
+static void node_dpu_config(dpu_config_t *config)
+{
+    dpu_config_default(config);
+    uint64_t pages = node_g.mem_bytes / GVA_PAGE_SIZE;
+    uint64_t capacity = pages + pages / 4 + 4096; /* replicas, masters and relays */
+    config->pcache_capacity = capacity < PCACHE_CAPACITY_MAX ? (uint32_t)capacity
+                                                             : PCACHE_CAPACITY_MAX;
+    config->pcache_ttl_ns = node_env_u64("ARI_TTL_MS", 60000) * 1000000ull;
+    config->pending_max = 4096;
+}
+
+static int node_fault_mode(fault_mode_t *mode_out, char *error, size_t error_size)
+{
+    const char *text = getenv("ARI_FAULTS");
+    *mode_out = FAULT_AUTO;
+    if (text == NULL || *text == '\0' || strcmp(text, "auto") == 0)
+        return ARI_OK;
+    if (strcmp(text, "uffd") == 0 || strcmp(text, "userfaultfd") == 0)
+        *mode_out = FAULT_UFFD;
+    else if (strcmp(text, "mprotect") == 0)
+        *mode_out = FAULT_MPROTECT;
+    else {
+        snprintf(error, error_size, "ARI_FAULTS=%s: expected auto, uffd or mprotect", text);
+        return ARI_EINVAL;
+    }
+    return ARI_OK;
+}
+
+/* Every node of a run must lay the heap out alike. */
+static int node_heap_agree(char *error, size_t error_size)
+{
+    uint32_t mine = (uint32_t)((HEAP_BASE >> 20) ^ (HEAP_SLOT_BYTES >> 20) * 2654435761u) | 1u;
+    uint32_t expected = 0;
+    if (atomic_compare_exchange_strong(&node_g.ctl->heap_check, &expected, mine) ||
+        expected == mine)
+        return ARI_OK;
+    snprintf(error, error_size, "the nodes of this run lay out the global heap differently "
+                                "(one is built with a thread sanitizer, another without?)");
+    return ARI_EINVAL;
+}
+
+static int node_wait_joined(void)
+{
+    uint64_t limit = driver_now_ns() + driver_timeout_ns(node_g.driver);
+    for (;;) {
+        uint32_t joined = 0;
+        for (uint32_t n = 0; n < node_g.count; n++)
+            joined += atomic_load(&ctl_node(node_g.ctl, n)->state) >= CTL_NODE_JOINED;
+        if (joined == node_g.count)
+            return ARI_OK;
+        if (driver_failed(node_g.driver) != ARI_OK)
+            return ARI_EPEER;
+        if (driver_now_ns() >= limit)
+            return ARI_ETIMEDOUT;
+        driver_poll_for(node_g.driver, 1000000);
+    }
+}
+
+static int node_runtime_page(void)
+{
+    heap_alloc_t alloc;
+    int status = heap_alloc(&node_g.heap, true, HEAP_KIND_PATHCACHE, GVA_PAGE_SIZE, 0, &alloc);
+    if (status != ARI_OK)
+        return status;
+    heap_place_t place;
+    heap_locate(&node_g.heap, HEAP_BASE + alloc.start, &place);
+    node_g.runtime_page = heap_page_gva(&place);
+    if (node_g.id != 0)
+        return ARI_OK;
+    dpu_request_t r = {.op = DPU_OP_CREATE, .page = node_g.runtime_page};
+    return node_call(&r, NULL, NULL);
+}
+
+static int node_start(char *error, size_t error_size)
+{
+    node_g.count = node_g.ctl->nodes;
+    node_g.mem_bytes = node_g.ctl->mem_bytes;
+    node_g.owned_bytes = 0;
+    node_g.readahead = (uint32_t)node_env_u64("ARI_READAHEAD", NODE_READAHEAD_DEFAULT);
+    if (node_g.readahead == 0 || node_g.readahead > MSG_RUN_MAX)
+        node_g.readahead = NODE_READAHEAD_DEFAULT;
+    fault_mode_t mode;
+    int status = node_fault_mode(&mode, error, error_size);
+    if (status == ARI_OK)
+        status = heap_init(&node_g.heap, node_g.id, node_g.count);
+    fault_hooks_t fh = {.resolve = node_resolve, .node = node_g.id};
+    if (status == ARI_OK)
+        status = fault_create(mode, HEAP_BASE, HEAP_BYTES, &fh, &node_g.fault, error,
+                              error_size);
+    dpu_config_t config;
+    node_dpu_config(&config);
+    driver_hooks_t dh = {.page_memory = node_page_memory, .page_drop = node_page_drop,
+                         .observe = node_observe};
+    if (status == ARI_OK)
+        status = driver_create(node_g.ctl, node_g.id, &config, &dh, &node_g.driver, error,
+                               error_size);
+    if (status == ARI_OK)
+        status = driver_start(node_g.driver);
+    if (status == ARI_OK)
+        status = node_heap_agree(error, error_size);
+    if (status == ARI_OK)
+        status = node_runtime_page();
+    if (status == ARI_OK) {
+        atomic_store(&ctl_node(node_g.ctl, node_g.id)->state, CTL_NODE_JOINED);
+        status = node_wait_joined();
+    }
+    if (status == ARI_OK)
+        status = fault_start(node_g.fault);
+    return status;
+}
+
+static void node_teardown(void)
+{
+    driver_destroy(node_g.driver);
+    node_g.driver = NULL;
+    fault_destroy(node_g.fault);
+    node_g.fault = NULL;
+    heap_destroy(&node_g.heap);
+    if (node_g.ctl != NULL)
+        ctl_detach(node_g.ctl);
+    node_g.ctl = NULL;
+    if (node_g.ctl_fd >= 0 && getenv(CTL_ENV_FD) == NULL)
+        close(node_g.ctl_fd); /* our own region; a run's descriptor stays for exec'd helpers */
+    node_g.ctl_fd = -1;
+}
+
+int ari_init(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    if (atomic_load(&node_g.ready) || node_g.ctl != NULL)
+        return node_fail(ARI_EINIT);
+    char error[256] = "";
+    int status = node_ctl_open(error, sizeof error);
+    if (status == ARI_OK)
+        status = node_start(error, sizeof error);
+    if (status != ARI_OK) {
+        fprintf(stderr, "ariadne: node %u: ari_init failed: %s%s%s\n", node_g.id,
+                ari_strerror(status), error[0] ? ": " : "", error);
+        node_teardown();
+        return node_fail(status);
+    }
+    atomic_store(&node_g.ready, true);
+    return ARI_OK;
+}
+
+int ari_node_id(void) { return (int)node_g.id; }
+int ari_node_count(void) { return (int)node_g.count; }
+
+/* ------------------------------------------------------------------------
+ * ari_finalize
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    ari_gva_t *pages;
+    uint64_t count, max;
+    uint32_t self;
+    int copy; /* collect entries with this copy (-1: every non-master) */
+} node_pages_t;
+
+static void node_collect(void *ctx, pcache_entry_t *entry)
+{
+    node_pages_t *set = ctx;
+    bool want = set->copy < 0 ? entry->copy != PCACHE_COPY_MASTER : entry->copy == set->copy;
+    if (want && set->count < set->max)
+        set->pages[set->count++] = entry->page;
+}
+
+static void node_make_op(void *ctx, uint64_t i, dpu_request_t *r)
+{
+    node_pages_t *set = ctx;
+    memset(r, 0, sizeof *r);
+    r->op = set->copy == PCACHE_COPY_MASTER ? DPU_OP_FREE : DPU_OP_UNREF;
+    r->page = set->pages[i];
+}
+
+/* Unrefs every replica and relay entry (copy -1), or frees every master
+ * (PCACHE_COPY_MASTER) except the runtime page unless `all`. */
+static int node_drop_all(int copy, bool all)
+{
+    driver_lock(node_g.driver);
+    pcache_t *pc = dpu_pcache(driver_dpu(node_g.driver));
+    node_pages_t set = {.max = pcache_count(pc) + 1, .copy = copy};
+    set.pages = malloc(set.max * sizeof *set.pages);
+    if (set.pages != NULL)
+        pcache_each(pc, node_collect, &set);
+    driver_unlock(node_g.driver);
+    if (set.pages == NULL)
+        return ARI_ENOMEM;
+    uint64_t kept = 0;
+    for (uint64_t i = 0; i < set.count; i++) {
+        if (all || !gva_equal(set.pages[i], node_g.runtime_page))
+            set.pages[kept++] = set.pages[i];
+    }
+    set.count = kept;
+    int status = node_call_many(set.count, node_make_op, &set);
+    free(set.pages);
+    return status;
+}
+
+/* Keeps serving links until this node's path cache is empty, then until
+ * every node says the same: nobody leaves while someone needs it. */
+static int node_drain(void)
+{
+    uint64_t limit = driver_now_ns() + 5000000000ull;
+    pcache_t *pc = dpu_pcache(driver_dpu(node_g.driver));
+    for (;;) {
+        driver_lock(node_g.driver);
+        uint32_t left = pcache_count(pc);
+        driver_unlock(node_g.driver);
+        if (left == 0 || driver_now_ns() >= limit)
+            break;
+        driver_poll_for(node_g.driver, 200000);
+    }
+    atomic_fetch_add(&node_g.ctl->drained, 1);
+    limit = driver_now_ns() + driver_timeout_ns(node_g.driver);
+    while (atomic_load(&node_g.ctl->drained) < node_g.count) {
+        if (driver_failed(node_g.driver) != ARI_OK)
+            return ARI_EPEER;
+        if (driver_now_ns() >= limit)
+            return ARI_ETIMEDOUT;
+        driver_poll_for(node_g.driver, 1000000);
+    }
+    return ARI_OK;
+}
+
+static int node_leave(void)
+{
+    int status = node_barrier();
+    if (status == ARI_OK)
+        status = node_drop_all(-1, false);
+    if (status == ARI_OK)
+        status = node_drop_all(PCACHE_COPY_MASTER, false);
+    if (status == ARI_OK)
+        status = node_barrier();
+    /* The last barrier joined everyone to the runtime page again. */
+    if (status == ARI_OK)
+        status = node_drop_all(-1, true);
+    if (status == ARI_OK && node_g.id == 0)
+        status = node_drop_all(PCACHE_COPY_MASTER, true);
+    if (status == ARI_OK)
+        status = node_drain();
+    return status;
+}
+
+static void node_stats_write(void)
+{
+    ctl_node_t *slot = ctl_node(node_g.ctl, node_g.id);
+    ctl_stats_t *s = &slot->stats;
+    driver_lock(node_g.driver);
+    dpu_t *dpu = driver_dpu(node_g.driver);
+    s->dpu = *dpu_stats(dpu);
+    s->entries_at_exit = pcache_count(dpu_pcache(dpu));
+    driver_unlock(node_g.driver);
+    s->faults = fault_count(node_g.fault);
+    s->pages_mapped = atomic_load(&node_g.pages_mapped);
+    s->stores = atomic_load(&node_g.stores);
+    s->gets = atomic_load(&node_g.gets);
+    s->atomics = atomic_load(&node_g.atomics);
+    s->barriers = atomic_load(&node_g.barriers);
+    s->link_waits = driver_link_waits(node_g.driver);
+    s->sleeps = driver_sleeps(node_g.driver);
+    s->pages_at_exit = fault_resident_pages(node_g.fault);
+    s->fault_mode = (uint64_t)fault_mode(node_g.fault);
+    atomic_thread_fence(memory_order_release);
+    s->valid = 1;
+}
+
+int ari_finalize(void)
+{
+    if (!atomic_load(&node_g.ready))
+        return node_fail(ARI_EINIT);
+    int status = driver_failed(node_g.driver);
+    if (status == ARI_OK)
+        status = node_leave();
+    node_stats_write();
+    if (status == ARI_OK)
+        atomic_store(&ctl_node(node_g.ctl, node_g.id)->state, CTL_NODE_FINISHED);
+    atomic_store(&node_g.ready, false);
+    node_teardown();
+    return status == ARI_OK ? ARI_OK : node_fail(status);
+}

@@ -1,0 +1,60 @@
+/*
+ * node — the node process: its DPU driver, its views of global memory, its
+ * heap, and the state every public call shares (src/runtime/api.c).
+ */
+#ifndef ARIADNE_RUNTIME_NODE_H
+#define ARIADNE_RUNTIME_NODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "dpu/driver.h"
+#include "fault.h"
+#include "heap.h"
+
+#define NODE_READAHEAD_DEFAULT 64u /* pages asked for by one fault */
+
+typedef struct {
+    _Atomic bool ready;
+    ctl_header_t *ctl;
+    int ctl_fd;
+    uint32_t id, count;
+    driver_t *driver;
+    fault_t *fault;
+    pthread_mutex_t heap_lock; /* heap and owned_bytes */
+    heap_t heap;
+    uint64_t mem_bytes, owned_bytes;
+    uint32_t readahead;
+    ari_gva_t runtime_page;    /* the barrier word's page, born at node 0 */
+    _Atomic uint32_t barrier_busy;
+    _Atomic uint64_t stores, gets, atomics, barriers, pages_mapped;
+} node_t;
+
+extern node_t node_g;
+
+/* ARI_EINIT unless ari_init succeeded (and ari_finalize has not run). */
+int node_check(void);
+/* Records a failed call's status for ari_errno and returns it. */
+int node_fail(int status);
+
+/* Where a heap address is, with its page's global address. */
+int node_place(const void *ptr, heap_place_t *place_out, ari_gva_t *page_out);
+/* Makes the pages of [address, address + bytes) valid and readable here.
+ * Used by faults (one page, with read-ahead) and by ari_prefault. */
+int node_make_readable(uint64_t address, uint64_t bytes, bool readahead);
+/* After a write this node made at `version`: waits until its own replica
+ * (if any) shows that version, so a plain load reads its own writes. */
+int node_see_own_write(ari_gva_t page, uint64_t version);
+/* Runs one request on a fresh ticket. */
+int node_call(dpu_request_t *request, uint8_t *get_dst, driver_result_t *result_out);
+/* Submits `count` requests made by `make` on as few tickets as the bounds
+ * allow, waiting for each batch. */
+int node_call_many(uint64_t count, void (*make)(void *ctx, uint64_t i, dpu_request_t *r),
+                   void *ctx);
+/* The run-wide barrier (DPU_OP_BARRIER on the runtime page). */
+int node_barrier(void);
+
+#endif /* ARIADNE_RUNTIME_NODE_H */
