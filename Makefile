@@ -1,5 +1,6 @@
 # Ariadne — plain make. Targets:
-#   make               build/ariadne, build/libariadne.a
+#   make               build/ariadne, build/libariadne.{a,so}, build/ariadne.pc, the examples
+#   make install PREFIX=/usr/local [DESTDIR=]   the command, libraries, header, pkg-config file
 #   make check         build and run every test; ends with "N passed, N failed"
 #   make check SAN=address|undefined|thread   the same under a sanitizer
 #   make demo          build and run the main demo
@@ -30,7 +31,7 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
-CFLAGS := -std=c11 $(WARN) $(OPT) -g -MMD -MP
+CFLAGS := -std=c11 $(WARN) $(OPT) -g -MMD -MP -fPIC
 LDFLAGS := $(OPT)
 LDLIBS := -lpthread -lm
 
@@ -45,9 +46,15 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL_CMDS:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all check demo fuzz bench verify clean
+.PHONY: all check demo fuzz bench verify clean install examples
 
-all: $(BUILD)/ariadne $(BUILD)/libariadne.a
+PREFIX ?= /usr/local
+SONAME := libariadne.so.$(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+RT_PROGS := $(patsubst tests/rt/%.c,$(BUILD)/rt/%,$(wildcard tests/rt/*.c))
+
+all: $(BUILD)/ariadne $(BUILD)/libariadne.a $(BUILD)/libariadne.so $(BUILD)/ariadne.pc examples
+examples: $(EXAMPLES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -58,6 +65,55 @@ $(BUILD)/libariadne.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libariadne.so: $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) $^ -o $@ $(LDLIBS)
+	ln -sf libariadne.so $(dir $@)$(SONAME)
+
+# The pkg-config file of the build tree (PKG_CONFIG_PATH=build); install
+# writes one for PREFIX. Libs carry an rpath so programs find the library.
+define ARI_PC
+prefix=$(1)
+includedir=$(2)
+libdir=$(3)
+
+Name: ariadne
+Description: Ariadne distributed shared memory (path caches, 128-bit global addresses)
+Version: $(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h).$(shell sed -n 's/^\#define ARI_VERSION_MINOR //p' include/ariadne.h)
+Cflags: -I$${includedir}
+Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lariadne
+Libs.private: -lpthread -lm
+endef
+export ARI_PC_BUILD = $(call ARI_PC,$(CURDIR),$(CURDIR)/include,$(CURDIR)/$(BUILD))
+export ARI_PC_INSTALL = $(call ARI_PC,$(PREFIX),$(PREFIX)/include,$(PREFIX)/lib)
+
+$(BUILD)/ariadne.pc: Makefile include/ariadne.h
+	@mkdir -p $(dir $@)
+	@printf '%s\n' "$$ARI_PC_BUILD" > $@
+
+# Examples and the runtime's test programs are built the way a user builds
+# them: through pkg-config (Debian: apt-get install pkg-config).
+PKG_CONFIG ?= pkg-config
+USER_CC = $(CC) -std=c11 -Wall -Wextra -Werror $(OPT) -g $< \
+	$$(PKG_CONFIG_PATH=$(BUILD) $(PKG_CONFIG) --cflags --libs ariadne) -o $@
+$(BUILD)/examples/% $(BUILD)/rt/%: | $(BUILD)/ariadne.pc
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libariadne.so $(BUILD)/ariadne.pc
+	@command -v $(PKG_CONFIG) >/dev/null || { echo "make: $(PKG_CONFIG) not found; on Debian: apt-get install pkg-config" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(USER_CC)
+$(BUILD)/rt/%: tests/rt/%.c tests/rt/rt.h $(BUILD)/libariadne.so $(BUILD)/ariadne.pc
+	@command -v $(PKG_CONFIG) >/dev/null || { echo "make: $(PKG_CONFIG) not found; on Debian: apt-get install pkg-config" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(USER_CC)
+
+install: $(BUILD)/ariadne $(BUILD)/libariadne.a $(BUILD)/libariadne.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/ariadne $(DESTDIR)$(PREFIX)/bin/ariadne
+	install -m 644 $(BUILD)/libariadne.a $(DESTDIR)$(PREFIX)/lib/libariadne.a
+	install -m 755 $(BUILD)/libariadne.so $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libariadne.so
+	install -m 644 include/ariadne.h $(DESTDIR)$(PREFIX)/include/ariadne.h
+	printf '%s\n' "$$ARI_PC_INSTALL" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ariadne.pc
+
 $(BUILD)/ariadne: $(BUILD)/obj/$(TOOL_MAIN:.c=.o) $(TOOL_OBJ) $(BUILD)/libariadne.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -65,8 +121,8 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(TOOL_OBJ) $(BUILD)/libariadne.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # Sanitizer runs are slower: their timeouts are scaled.
-check: $(BUILD)/run_tests $(BUILD)/ariadne
-	ARI_TEST_TIMEOUT_SCALE=$(if $(SAN),4,1) ARI_TOOL=$(BUILD)/ariadne $(BUILD)/run_tests
+check: $(BUILD)/run_tests $(BUILD)/ariadne $(EXAMPLES) $(RT_PROGS)
+	ARI_TEST_TIMEOUT_SCALE=$(if $(SAN),4,1) ARI_TOOL=$(BUILD)/ariadne ARI_BUILD=$(BUILD) $(BUILD)/run_tests
 
 demo: $(BUILD)/ariadne
 	@sh examples/demo.sh $(BUILD)/ariadne

@@ -72,9 +72,12 @@ void order_destroy(order_t *order)
     free(order);
 }
 
+/* By page alone: a page's records (one per writer) share a chain, so
+ * forgetting or exporting a page walks that chain, not the table. */
 static uint32_t order_bucket(const order_t *order, ari_gva_t page, uint32_t origin)
 {
-    uint64_t h = gva_page_hash(page) ^ ((uint64_t)origin * 0x9e3779b97f4a7c15ull);
+    (void)origin;
+    uint64_t h = gva_page_hash(page);
     return (uint32_t)(h ^ (h >> 32)) & order->bucket_mask;
 }
 
@@ -211,9 +214,12 @@ uint64_t order_next_deadline(const order_t *order)
 
 void order_forget_page(order_t *order, ari_gva_t page)
 {
-    for (uint32_t i = 0; i < order->records_max; i++) {
-        if (order->records[i].in_use && gva_equal(order->records[i].page, page))
-            order_unlink(order, i);
+    uint32_t r = order->buckets[order_bucket(order, page, 0)];
+    while (r != ORDER_NIL) {
+        uint32_t next = order->records[r].next;
+        if (gva_equal(order->records[r].page, page))
+            order_unlink(order, r);
+        r = next;
     }
     for (uint32_t i = 0; i < order->held_max; i++) {
         if (order->held[i].in_use && gva_equal(order->held[i].page, page))
@@ -224,9 +230,10 @@ void order_forget_page(order_t *order, ari_gva_t page)
 uint32_t order_export(const order_t *order, ari_gva_t page, msg_seq_entry_t *out, uint32_t max)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < order->records_max && n < max; i++) {
+    for (uint32_t i = order->buckets[order_bucket(order, page, 0)]; i != ORDER_NIL && n < max;
+         i = order->records[i].next) {
         const order_record_t *r = &order->records[i];
-        if (r->in_use && gva_equal(r->page, page))
+        if (gva_equal(r->page, page))
             out[n++] = (msg_seq_entry_t){r->origin, r->last_seq};
     }
     return n;

@@ -363,6 +363,9 @@ static void node_dpu_config(dpu_config_t *config)
                                                              : PCACHE_CAPACITY_MAX;
     config->pcache_ttl_ns = node_env_u64("ARI_TTL_MS", 60000) * 1000000ull;
     config->pending_max = 4096;
+    /* An owner keeps a (page, writer) order record for a TTL after each
+     * write: one per page a node may own or write in that time. */
+    config->origins_max = config->pcache_capacity;
 }
 
 static int node_fault_mode(fault_mode_t *mode_out, char *error, size_t error_size)

@@ -1,0 +1,180 @@
+/*
+ * rt_bench — the runtime's figures of issue 6, each beside its limit
+ * measured in the same run:
+ *   read     a replica read with plain loads, against the same loop over a
+ *            plain memfd mapping of the same size (the same kind of mapping)
+ *   atomic   remote ari_fetch_add_u64 latency, node 1 to node 0, while node
+ *            0's application waits in ari_barrier (its DPU answers)
+ *   cold     a cold sequential read of SIZE MiB node 0 owns, by node 1, with
+ *            plain loads, against memcpy of the same size on node 1
+ *
+ *   ariadne run -n 2 build/bench/rt_bench [read|atomic|cold|all] [COLD_MIB]
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ariadne.h>
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void check(int status, const char *what)
+{
+    if (status != ARI_OK) {
+        fprintf(stderr, "rt_bench: %s: %s\n", what, ari_strerror(status));
+        exit(1);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sums `bytes` of words `reps` times; returns ns per 8-byte load. */
+static double read_loop(const volatile uint64_t *p, size_t bytes, int reps, uint64_t *sum_out)
+{
+    uint64_t sum = 0;
+    double start = now_ns();
+    for (int r = 0; r < reps; r++)
+        for (size_t i = 0; i < bytes / 8; i++)
+            sum += p[i];
+    double ns = now_ns() - start;
+    *sum_out += sum;
+    return ns / ((double)reps * (double)(bytes / 8));
+}
+
+/* Replica reads against a plain shared mapping; the median of 15 runs each,
+ * interleaved so both see the same machine. */
+static void bench_read(int me)
+{
+    const size_t bytes = 256 << 10; /* fits in L2: the load itself is measured */
+    uint64_t *global = ari_alloc_all(bytes, 0);
+    if (global == NULL)
+        check(ari_errno(), "ari_alloc_all");
+    if (me == 1) {
+        int fd = memfd_create("rt-bench", 0);
+        if (fd < 0 || ftruncate(fd, (off_t)bytes) != 0)
+            exit(1);
+        uint64_t *local = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        memset(local, 1, bytes);
+        check(ari_prefault(global, bytes), "ari_prefault");
+        uint64_t sum = 0;
+        double a[15], b[15];
+        for (int i = 0; i < 15; i++) {
+            a[i] = read_loop(global, bytes, 20, &sum);
+            b[i] = read_loop(local, bytes, 20, &sum);
+        }
+        qsort(a, 15, sizeof a[0], cmp_double);
+        qsort(b, 15, sizeof b[0], cmp_double);
+        printf("read: replica %.3f ns/load, plain memfd mapping %.3f ns/load: ratio %.3f "
+               "(goal <= 1.05) [sum %llu]\n", a[7], b[7], a[7] / b[7], (unsigned long long)sum);
+        munmap(local, bytes);
+        close(fd);
+    }
+    check(ari_barrier(), "ari_barrier");
+    check(ari_free(global), "ari_free");
+}
+
+static void bench_atomic(int me)
+{
+    enum { N = 20000 };
+    uint64_t *word = ari_alloc_all(4096, 0); /* node 0 owns it */
+    if (word == NULL)
+        check(ari_errno(), "ari_alloc_all");
+    if (me == 1) {
+        static double lat[N];
+        for (int i = 0; i < 1000; i++) /* warm: path, caches, spinning DPUs */
+            check(ari_fetch_add_u64(word, 1, NULL), "ari_fetch_add_u64");
+        for (int i = 0; i < N; i++) {
+            double t = now_ns();
+            check(ari_fetch_add_u64(word, 1, NULL), "ari_fetch_add_u64");
+            lat[i] = now_ns() - t;
+        }
+        qsort(lat, N, sizeof lat[0], cmp_double);
+        printf("atomic: remote fetch-add node 1 -> node 0 (node 0's application waits in "
+               "ari_barrier): median %.2f us, p99 %.2f us (goal: median <= 1 us)\n",
+               lat[N / 2] / 1e3, lat[N * 99 / 100] / 1e3);
+    }
+    check(ari_barrier(), "ari_barrier");
+    check(ari_free(word), "ari_free");
+}
+
+static void bench_cold(int me, size_t mib)
+{
+    size_t bytes = mib << 20;
+    uint64_t *global = ari_alloc_all(bytes, 0);
+    if (global == NULL)
+        check(ari_errno(), "ari_alloc_all");
+    if (me == 0) { /* a pattern, so the reader checks what it got */
+        static uint64_t chunk[512];
+        for (size_t off = 0; off < bytes; off += sizeof chunk) {
+            for (size_t i = 0; i < 512; i++)
+                chunk[i] = off / 8 + i;
+            check(ari_store((char *)global + off, chunk, sizeof chunk), "ari_store");
+        }
+    }
+    check(ari_barrier(), "ari_barrier");
+    if (me == 1) {
+        uint64_t sum = 0;
+        double start = now_ns();
+        for (size_t i = 0; i < bytes / 8; i += 1)
+            sum += global[i];
+        double ns = now_ns() - start;
+        uint64_t n = bytes / 8, want = n * (n - 1) / 2;
+        char *copy = malloc(bytes), *src = malloc(bytes);
+        memset(src, 1, bytes);
+        memset(copy, 0, bytes);
+        memcpy(copy, src, bytes); /* first touch faults the pages in; the second is measured */
+        double m0 = now_ns();
+        memcpy(copy, src, bytes);
+        double mns = now_ns() - m0;
+        volatile char sink = copy[bytes / 2];
+        (void)sink;
+        double gbs = (double)bytes / ns, mgbs = (double)bytes / mns;
+        printf("cold: sequential plain-load read of %zu MiB owned by node 0: %.2f GB/s; "
+               "memcpy %.2f GB/s: ratio %.3f (goal >= 1.5 GB/s) %s\n", mib, gbs, mgbs,
+               gbs / mgbs, sum == want ? "[data checked]" : "[DATA WRONG]");
+        free(copy);
+        free(src);
+        if (sum != want)
+            exit(1);
+    }
+    check(ari_barrier(), "ari_barrier");
+    double f0 = now_ns();
+    check(ari_free(global), "ari_free");
+    if (getenv("RT_BENCH_VERBOSE") != NULL)
+        printf("free of %zu MiB: %.1f ms\n", mib, (now_ns() - f0) / 1e6);
+}
+
+int main(int argc, char **argv)
+{
+    check(ari_init(&argc, &argv), "ari_init");
+    const char *which = argc > 1 ? argv[1] : "all";
+    size_t mib = argc > 2 ? strtoull(argv[2], NULL, 10) : 512;
+    int me = ari_node_id();
+    if (ari_node_count() != 2) {
+        fprintf(stderr, "rt_bench: run it on 2 nodes: ariadne run -n 2 %s\n", argv[0]);
+        return 2;
+    }
+    int all = strcmp(which, "all") == 0;
+    if (all || strcmp(which, "read") == 0)
+        bench_read(me);
+    if (all || strcmp(which, "atomic") == 0)
+        bench_atomic(me);
+    if (all || strcmp(which, "cold") == 0)
+        bench_cold(me, mib);
+    check(ari_finalize(), "ari_finalize");
+    return 0;
+}
