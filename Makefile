@@ -124,7 +124,7 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(TOOL_OBJ) $(BUILD)/libariadne.a
 check: $(BUILD)/run_tests $(BUILD)/ariadne $(EXAMPLES) $(RT_PROGS)
 	ARI_TEST_TIMEOUT_SCALE=$(if $(SAN),4,1) ARI_TOOL=$(BUILD)/ariadne ARI_BUILD=$(BUILD) $(BUILD)/run_tests
 
-demo: $(BUILD)/ariadne
+demo: $(BUILD)/ariadne $(EXAMPLES)
 	@sh examples/demo.sh $(BUILD)/ariadne
 
 # libFuzzer needs clang (Debian: apt-get install clang).
@@ -143,7 +143,12 @@ fuzz: $(FUZZ_BIN)
 	  grep -E 'stat::number_of_executed_units|Done' build/fuzz/$$name.log | tr '\n' ' '; echo; \
 	done
 
-bench: $(BUILD)/ariadne
+$(BUILD)/bench/rt_bench: bench/rt_bench.c $(BUILD)/libariadne.so $(BUILD)/ariadne.pc
+	@mkdir -p $(dir $@)
+	$(USER_CC)
+
+bench: $(BUILD)/ariadne $(BUILD)/bench/rt_bench
+	@$(BUILD)/ariadne run -n 2 $(BUILD)/bench/rt_bench all 512
 	@sh bench/topo.sh $(BUILD)/ariadne
 	@sh bench/sim_compare.sh $(BUILD)/ariadne
 	@sh bench/own_compare.sh $(BUILD)/ariadne

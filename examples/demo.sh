@@ -30,3 +30,14 @@ echo "Now the path-cache protocol itself, simulated on 256 nodes (opt:256:8:1):"
 echo "16 pages, 8 readers each, 5% writes; every guarantee is checked after the run."
 echo
 "$ariadne" sim --topo opt:256:8:1 --workload readmostly --ops 20000
+
+build=$(dirname "$ariadne")
+echo
+echo "And the same core code as a real runtime: 4 node processes on this host, joined by"
+echo "shared-memory rings as a ring topology; every node adds 1000 times to one global"
+echo "counter (fetch-add and compare-and-swap), then each checks the exact totals."
+echo
+"$ariadne" run -n 4 --topo ring --stats "$build/examples/counter" 1000
+echo
+echo "Two nodes passing a number back and forth: ari_store on one, plain loads on the other."
+"$ariadne" run -n 2 "$build/examples/pingpong" 5000
