@@ -10,7 +10,9 @@
  *
  *   ariadne run -n 2 build/bench/rt_bench [read|atomic|cold|all] [COLD_MIB]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

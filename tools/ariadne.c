@@ -16,6 +16,7 @@ typedef struct {
 static const tool_command_t commands[] = {
     {"topo", tool_topo_main, "build a topology, print its figures, write Graphviz DOT"},
     {"sim", tool_sim_main, "run the protocol in the deterministic simulator and check it"},
+    {"run", tool_run_main, "start N node processes of a program on this host"},
 };
 
 static void tool_usage(FILE *out)
@@ -33,7 +34,7 @@ static void tool_usage(FILE *out)
     fprintf(out,
             "\n"
             "Run 'ariadne COMMAND --help' for a command's options. Topology specs\n"
-            "(for topo, and later sim and run):\n"
+            "(for topo, sim and run):\n"
             "  mesh:N                full mesh of N nodes (degree N-1, N <= 65)\n"
             "  ring:N                ring\n"
             "  tree:N:K              K-ary tree of N nodes\n"

@@ -86,13 +86,17 @@ int ctl_attach(int fd, ctl_header_t **ctl_out)
     if (status == ARI_OK) {
         uint64_t total = expect.total_bytes;
         ctl_layout(&expect);
+        /* ring_stride too: ctl_ring() trusts it, and a wrong one points
+         * outside the mapping even when the total size agrees. */
         if (expect.total_bytes != total || total != (uint64_t)st.st_size ||
-            expect.nodes_offset != ctl->nodes_offset || expect.rings_offset != ctl->rings_offset)
+            expect.nodes_offset != ctl->nodes_offset || expect.rings_offset != ctl->rings_offset ||
+            expect.ring_stride != ctl->ring_stride)
             status = ARI_EINVAL;
     }
-    for (uint32_t r = 0; status == ARI_OK && r < ctl->ring_count; r++)
-        status = shmring_check(ctl_ring(ctl, r), ctl->ring_capacity) == ARI_OK ? ARI_OK
-                                                                                 : ARI_EINVAL;
+    /* The checked copy's count and capacity, not the live header's. */
+    for (uint32_t r = 0; status == ARI_OK && r < expect.ring_count; r++)
+        status = shmring_check(ctl_ring(ctl, r), expect.ring_capacity) == ARI_OK ? ARI_OK
+                                                                                   : ARI_EINVAL;
     if (status != ARI_OK) {
         munmap(base, (size_t)st.st_size);
         return status;

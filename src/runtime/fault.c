@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/userfaultfd.h>
+#include <sched.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +28,16 @@
 
 #define FAULT_PAGE 4096ull
 #define FAULT_BATCH 16u /* userfaultfd messages read at once */
+#define FAULT_SLOTS 64u /* SIGSEGV faults handed to the fault thread at once */
+
+/* A fault the SIGSEGV handler hands to the fault thread (mprotect mode).
+ * The handler itself does nothing but atomics and futex calls: serving a
+ * fault allocates, which a signal handler must not. */
+typedef enum { SLOT_FREE = 0, SLOT_CLAIMED, SLOT_ASKED, SLOT_DONE } fault_slot_state_t;
+typedef struct {
+    _Atomic uint32_t state;
+    uint64_t page;
+} fault_slot_t;
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -43,7 +55,46 @@ struct fault {
     struct sigaction old_segv;
     bool handler_installed;
     _Atomic uint64_t faults;
+    fault_slot_t slots[FAULT_SLOTS];
+    _Atomic uint32_t asked;   /* futex: bumped for every fault handed over */
+    _Atomic bool stopping;
 };
+
+static void fault_futex_wait(_Atomic uint32_t *word, uint32_t seen, long timeout_ns)
+{
+    struct timespec ts = {timeout_ns / 1000000000l, timeout_ns % 1000000000l};
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seen, timeout_ns > 0 ? &ts : NULL,
+            NULL, 0);
+}
+
+static void fault_futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* In the SIGSEGV handler: hands the page to the fault thread and sleeps
+ * until it is served. */
+static void fault_ask_thread(fault_t *f, uint64_t page)
+{
+    for (;;) {
+        for (uint32_t i = 0; i < FAULT_SLOTS; i++) {
+            fault_slot_t *slot = &f->slots[i];
+            uint32_t free_state = SLOT_FREE;
+            if (!atomic_compare_exchange_strong(&slot->state, &free_state, SLOT_CLAIMED))
+                continue;
+            slot->page = page;
+            atomic_store(&slot->state, SLOT_ASKED);
+            atomic_fetch_add(&f->asked, 1);
+            fault_futex_wake(&f->asked);
+            uint32_t state;
+            while ((state = atomic_load(&slot->state)) != SLOT_DONE)
+                fault_futex_wait(&slot->state, state, 0);
+            atomic_store(&slot->state, SLOT_FREE);
+            return;
+        }
+        sched_yield(); /* every slot taken: as many threads faulting at once */
+    }
+}
 
 /* The SIGSEGV handler has no argument: the one fault_t of the process. */
 static fault_t *_Atomic fault_process;
@@ -138,7 +189,7 @@ static void fault_on_segv(int sig, siginfo_t *info, void *context)
     fault_last_page = page;
 #endif
     atomic_fetch_add_explicit(&f->faults, 1, memory_order_relaxed);
-    f->hooks.resolve(f->hooks.ctx, page);
+    fault_ask_thread(f, page);
 }
 
 static int fault_handler_install(fault_t *f)
@@ -201,6 +252,28 @@ static void fault_uffd_serve(fault_t *f)
         atomic_fetch_add_explicit(&f->faults, 1, memory_order_relaxed);
         f->hooks.resolve(f->hooks.ctx, msgs[i].arg.pagefault.address & ~(FAULT_PAGE - 1));
     }
+}
+
+/* mprotect mode: serves the faults SIGSEGV handlers hand over. */
+static void *fault_thread_segv_main(void *arg)
+{
+    fault_t *f = arg;
+    while (!atomic_load(&f->stopping)) {
+        uint32_t seen = atomic_load(&f->asked);
+        bool served = false;
+        for (uint32_t i = 0; i < FAULT_SLOTS; i++) {
+            fault_slot_t *slot = &f->slots[i];
+            if (atomic_load(&slot->state) != SLOT_ASKED)
+                continue;
+            f->hooks.resolve(f->hooks.ctx, slot->page);
+            atomic_store(&slot->state, SLOT_DONE);
+            fault_futex_wake(&slot->state);
+            served = true;
+        }
+        if (!served)
+            fault_futex_wait(&f->asked, seen, 100000000l);
+    }
+    return NULL;
 }
 
 static void *fault_thread_main(void *arg)
@@ -370,9 +443,11 @@ int fault_create(fault_mode_t mode, uint64_t base, uint64_t bytes, const fault_h
 
 int fault_start(fault_t *f)
 {
-    if (f->mode != FAULT_UFFD || f->started)
+    if (f->started)
         return ARI_OK;
-    if (pthread_create(&f->thread, NULL, fault_thread_main, f) != 0)
+    if (pthread_create(&f->thread, NULL,
+                       f->mode == FAULT_UFFD ? fault_thread_main : fault_thread_segv_main,
+                       f) != 0)
         return ARI_ENOMEM;
     f->started = true;
     return ARI_OK;
@@ -383,6 +458,9 @@ void fault_destroy(fault_t *f)
     if (f == NULL)
         return;
     if (f->started) {
+        atomic_store(&f->stopping, true);
+        atomic_fetch_add(&f->asked, 1);
+        fault_futex_wake(&f->asked);
         uint64_t one = 1;
         if (write(f->stop_fd, &one, sizeof one) != (ssize_t)sizeof one)
             abort(); /* an eventfd write cannot fail here; the join would hang */

@@ -20,8 +20,10 @@
  *                   where vm.unprivileged_userfaultfd is 0; the price is that
  *                   the kernel's own accesses (system calls) are not served:
  *                   they get EFAULT (ari_prefault first).
- *   FAULT_MPROTECT  the view is PROT_NONE and SIGSEGV serves the fault in
- *                   the faulting thread; mprotect opens runs of pages. Each
+ *   FAULT_MPROTECT  the view is PROT_NONE; the SIGSEGV handler hands the
+ *                   fault to the fault thread (with atomics and a futex only,
+ *                   nothing a handler may not call) and sleeps until it is
+ *                   served; mprotect opens runs of pages. Each
  *                   protection boundary costs a kernel map entry; near
  *                   vm.max_map_count the whole view is closed again (pages
  *                   then re-fault cheaply) and, if even that fails, the

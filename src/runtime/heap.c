@@ -26,6 +26,10 @@ static int heap_arenas_init(heap_arena_t arenas[HEAP_KINDS], uint64_t start, uin
         a->page = heap_kind_page((heap_kind_t)k);
         a->bump = a->start;
         a->count = 0;
+        /* A slot's first page is never handed out: node 0's would have the
+         * global address {0, 0}, which ari_gva_of uses for "no address". */
+        if (a->start % HEAP_SLOT_BYTES == 0)
+            a->bump += a->page;
         a->allocs = malloc(HEAP_ALLOCS_MAX * sizeof *a->allocs);
         if (a->allocs == NULL)
             return ARI_ENOMEM;
@@ -124,6 +128,8 @@ ari_gva_t heap_page_gva(const heap_place_t *place)
 
 uint64_t heap_address_of(ari_gva_t gva)
 {
+    if (gva.lo % HEAP_SLOT_BYTES < GVA_PAGE_SIZE)
+        return 0; /* a slot's first page: never allocated */
     if (gva.lo >= HEAP_BYTES || gva_ref(gva) != GVA_REF_MASTER || gva_generation(gva) != 0)
         return 0;
     heap_place_t place;
@@ -155,7 +161,7 @@ static void heap_arena_insert(heap_arena_t *a, const heap_alloc_t *alloc)
 /* First fit in the gaps between live allocations, below the bump. */
 static bool heap_arena_gap(const heap_arena_t *a, uint64_t bytes, uint64_t *start_out)
 {
-    uint64_t cursor = a->start;
+    uint64_t cursor = a->start + (a->start % HEAP_SLOT_BYTES == 0 ? a->page : 0);
     for (uint32_t i = 0; i < a->count; i++) {
         if (a->allocs[i].start - cursor >= bytes) {
             *start_out = cursor;
@@ -204,8 +210,9 @@ int heap_free(heap_t *heap, bool collective, heap_kind_t kind, uint64_t offset,
     memmove(&a->allocs[at], &a->allocs[at + 1], (a->count - at - 1) * sizeof *a->allocs);
     a->count--;
     /* The top allocation going away gives its room back to the bump. */
+    uint64_t first = a->start + (a->start % HEAP_SLOT_BYTES == 0 ? a->page : 0);
     uint64_t top = a->count > 0 ? a->allocs[a->count - 1].start + a->allocs[a->count - 1].bytes
-                                : a->start;
+                                : first;
     if (freed_out->start + freed_out->bytes == a->bump)
         a->bump = top;
     return ARI_OK;

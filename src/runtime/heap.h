@@ -18,8 +18,10 @@
  * flags of its global address, follow from where it is.
  *
  * The global address of a byte: hi = flags << 56 | birth node, lo = its
- * offset from the heap's base. The first page of the collective region
- * belongs to the runtime (the barrier word, born at node 0).
+ * offset from the heap's base. The first page of every slot (and of the
+ * collective region) is never allocated, so no global address is {0, 0};
+ * the collective region's first allocation is the runtime's page (the
+ * barrier word, born at node 0).
  *
  * Allocations are whole pages. Each arena keeps its live allocations in a
  * sorted, bounded array: a bump pointer first, then first fit in the gaps.
@@ -33,11 +35,15 @@
 #include "ariadne.h"
 
 #define HEAP_SLOT_NODES 256u
-/* ThreadSanitizer keeps application memory below 512 GiB on x86_64; the
- * heap then shrinks to fit there. Every node of a run must agree. */
+/* ThreadSanitizer keeps application memory below 512 GiB on x86_64, and
+ * AddressSanitizer's shadow leaves no room for two 32 TiB views: under
+ * either the heap shrinks. Every node of a run must agree (ari_init checks). */
 #if defined(__SANITIZE_THREAD__)
 #define HEAP_BASE 0x1000000000ull            /* 64 GiB */
 #define HEAP_SLOT_BYTES (512ull << 20)       /* 512 MiB per node */
+#elif defined(__SANITIZE_ADDRESS__)
+#define HEAP_BASE 0x200000000000ull          /* 32 TiB */
+#define HEAP_SLOT_BYTES (4ull << 30)         /* 4 GiB per node: 2 TiB in all */
 #else
 #define HEAP_BASE 0x200000000000ull          /* 32 TiB */
 #define HEAP_SLOT_BYTES (64ull << 30)        /* 64 GiB per node */

@@ -1,0 +1,770 @@
+/*
+ * rt_check — the runtime's integration checks, one program with a
+ * subcommand per property, run by tests/test_runtime.c as a user runs a
+ * program:
+ *
+ *   ariadne run -n N [--topo SPEC] build/rt/rt_check CASE [ARGS]
+ *   build/rt/rt_check single            (no launcher: a run of one node)
+ *
+ * Each case prints one line per node saying what it verified and exits 0
+ * only when every check passed (rt.h: a failed check prints file:line and
+ * exits 1). Cases that are about a process stopping (plainstore, badload,
+ * killed) end that way on purpose; the test checks how. gvazero shows a
+ * known bug: node 0's first allocation has the global address {0, 0},
+ * which ari_gva_of documents as its failure value.
+ */
+#include "rt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+#define WORDS_PER_PAGE (PAGE / sizeof(uint64_t))
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------ */
+
+/* Every node's pointer `mine`, exchanged through a collective table written
+ * with ari_store and read back fresh with ari_get. Returns a private array
+ * of ari_node_count() pointers (malloc'd). Collective. */
+static void **rt_publish(void *mine)
+{
+    int nodes = ari_node_count();
+    void **table = ari_alloc_all((size_t)nodes * sizeof(void *), ARI_PATHCACHE);
+    CHECK(table != NULL);
+    CHECK_OK(ari_store(&table[ari_node_id()], &mine, sizeof mine));
+    CHECK_OK(ari_barrier());
+    void **all = malloc((size_t)nodes * sizeof(void *));
+    CHECK(all != NULL);
+    CHECK_OK(ari_get(all, table, (size_t)nodes * sizeof(void *)));
+    CHECK_OK(ari_barrier()); /* nobody frees the table while another reads it */
+    CHECK_OK(ari_free(table));
+    return all;
+}
+
+/* The value of word i of the cold case's pattern: never zero, never
+ * repeating in a way a misplaced page could hide. */
+static uint64_t rt_pattern(uint64_t i)
+{
+    uint64_t z = (i + 1) * 0x9e3779b97f4a7c15ull;
+    return z ^ (z >> 29);
+}
+
+/* ------------------------------------------------------------------------
+ * counter ROUNDS: fetch-add and CAS from every node on one word
+ * ------------------------------------------------------------------------ */
+
+static int case_counter(int argc, char **argv)
+{
+    uint64_t rounds = rt_arg_u64(argc, argv, 2, 200, 1, 10000000);
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint64_t *words = ari_alloc_all(2 * sizeof(uint64_t), ARI_PATHCACHE);
+    CHECK(words != NULL);
+    for (uint64_t i = 0; i < rounds; i++) {
+        uint64_t old;
+        CHECK_OK(ari_fetch_add_u64(&words[0], 1, &old));
+        CHECK(old < rounds * (uint64_t)nodes);
+        /* A replica may be behind: the CAS says so, and we retry with
+         * what the owner holds. */
+        uint64_t seen = ((volatile uint64_t *)words)[1];
+        for (;;) {
+            CHECK_OK(ari_cas_u64(&words[1], seen, seen + 1, &old));
+            if (old == seen)
+                break;
+            seen = old;
+        }
+    }
+    CHECK_OK(ari_barrier());
+    uint64_t want = rounds * (uint64_t)nodes, got[2];
+    CHECK_OK(ari_get(got, words, sizeof got));
+    CHECK_U64(got[0], ==, want);
+    CHECK_U64(got[1], ==, want);
+    /* The replica catches up on its own: updates are asynchronous. */
+    uint64_t seen;
+    if (!rt_wait_u64(&words[0], want, 5.0, &seen) || !rt_wait_u64(&words[1], want, 5.0, &seen))
+        RT_FAIL("the replica shows %llu after 5 s, the owner %llu", (unsigned long long)seen,
+                (unsigned long long)want);
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(words));
+    printf("counter: node %d of %d: fetch-add and cas totals %llu exact (ari_get and replica)\n",
+           me, nodes, (unsigned long long)want);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * ryw: read-your-writes with plain loads on pages another node owns
+ * ------------------------------------------------------------------------ */
+
+static int case_ryw(int argc, char **argv)
+{
+    uint64_t values = rt_arg_u64(argc, argv, 2, 300, 1, 1000000);
+    int me = ari_node_id(), nodes = ari_node_count();
+    /* Page i is owned by node i mod N: node `me` writes page me + 1 (owned
+     * by the next node) and the first bytes of page me + 2, which no other
+     * node writes. */
+    uint8_t *base = ari_alloc_all((size_t)(nodes + 2) * PAGE, ARI_SPREAD);
+    CHECK(base != NULL);
+    uint8_t *page = base + (size_t)(me + 1) * PAGE;
+    volatile uint64_t *words = (volatile uint64_t *)(void *)page;
+    ari_location_t where;
+    CHECK_OK(ari_where(page, &where));
+    CHECK_U64(where.owner, ==, (uint64_t)((me + 1) % nodes));
+    /* Once before any store, so the stores below meet a replica. */
+    CHECK_U64(words[128], ==, 0);
+    for (uint64_t i = 1; i <= values; i++) {
+        uint64_t value = (uint64_t)me << 48 | i;
+        size_t word = 128 + (size_t)(i % 256);
+        CHECK_OK(ari_store(page + word * 8, &value, sizeof value));
+        if (words[word] != value)
+            RT_FAIL("plain load after ari_store %llu: word %zu holds %#llx, want %#llx",
+                    (unsigned long long)i, word, (unsigned long long)words[word],
+                    (unsigned long long)value);
+    }
+    /* Stores spanning the boundary between two pages of different owners. */
+    uint8_t bytes[200], back[200];
+    for (int round = 0; round < 20; round++) {
+        size_t length = round % 2 == 0 ? 16 : sizeof bytes;
+        for (size_t i = 0; i < length; i++)
+            bytes[i] = (uint8_t)(me * 31 + round * 7 + (int)i + 1);
+        uint8_t *at = page + PAGE - length / 2;
+        CHECK_OK(ari_store(at, bytes, length));
+        for (size_t i = 0; i < length; i++)
+            back[i] = ((volatile uint8_t *)at)[i];
+        if (memcmp(back, bytes, length) != 0)
+            RT_FAIL("a %zu-byte store across a page boundary (round %d) does not read back",
+                    length, round);
+    }
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(base));
+    printf("ryw: node %d: %llu stores to node %d's page and 20 across a page boundary read "
+           "back with plain loads\n", me, (unsigned long long)values, (me + 1) % nodes);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * converge: replicas reach the owner's final values
+ * ------------------------------------------------------------------------ */
+
+static int case_converge(int argc, char **argv)
+{
+    uint64_t writes = rt_arg_u64(argc, argv, 2, 2000, 1, 10000000);
+    int me = ari_node_id();
+    enum { SPOTS = 64 };
+    volatile uint64_t *words = ari_alloc_all(PAGE, ARI_PATHCACHE); /* owned by node 0 */
+    CHECK(words != NULL);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < SPOTS; i++) /* every node holds a replica before the writes */
+        sum += words[i * 8];
+    CHECK_U64(sum, ==, 0);
+    CHECK_OK(ari_barrier());
+    if (me == 0) {
+        for (uint64_t n = 1; n <= writes; n++) {
+            uint64_t value = n;
+            CHECK_OK(ari_store((void *)&words[(n % SPOTS) * 8], &value, sizeof value));
+        }
+    }
+    CHECK_OK(ari_barrier());
+    /* The last write to spot s was the largest n <= writes with n % SPOTS == s. */
+    double start = rt_now_s();
+    for (uint64_t s = 0; s < SPOTS; s++) {
+        uint64_t back = (writes % SPOTS + SPOTS - s) % SPOTS;
+        uint64_t want = back < writes ? writes - back : 0;
+        uint64_t seen;
+        double left = 10.0 - (rt_now_s() - start);
+        if (!rt_wait_u64(&words[s * 8], want, left > 0 ? left : 0, &seen))
+            RT_FAIL("spot %llu holds %llu 10 s after the writes ended, want %llu",
+                    (unsigned long long)s, (unsigned long long)seen, (unsigned long long)want);
+    }
+    double waited_ms = (rt_now_s() - start) * 1e3;
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free((void *)words));
+    printf("converge: node %d: replica equals the owner's %d final values after %.1f ms\n", me,
+           SPOTS, waited_ms);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * order: a reader never sees a counter go backwards
+ * ------------------------------------------------------------------------ */
+
+static int case_order(int argc, char **argv)
+{
+    uint64_t count = rt_arg_u64(argc, argv, 2, 3000, 1, 100000000);
+    int me = ari_node_id(), nodes = ari_node_count();
+    int writer = nodes - 1; /* with 2 or more nodes not the owner (node 0) */
+    volatile uint64_t *word = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    CHECK(word != NULL);
+    CHECK_U64(*word, ==, 0); /* readers hold a replica before the first write */
+    CHECK_OK(ari_barrier());
+    if (me == writer) {
+        for (uint64_t n = 1; n <= count; n++)
+            CHECK_OK(ari_store((void *)word, &n, sizeof n));
+        CHECK_U64(*word, ==, count);
+    } else {
+        double deadline = rt_now_s() + 10.0;
+        uint64_t last = 0, changes = 0, polls = 0;
+        while (last != count) {
+            uint64_t seen = *word;
+            if (seen < last || seen > count)
+                RT_FAIL("the counter went from %llu to %llu", (unsigned long long)last,
+                        (unsigned long long)seen);
+            changes += seen != last;
+            last = seen;
+            if ((++polls & 1023) == 0) {
+                if (rt_now_s() > deadline)
+                    RT_FAIL("the counter is at %llu of %llu after 10 s",
+                            (unsigned long long)last, (unsigned long long)count);
+                sched_yield();
+            }
+        }
+        printf("order: node %d: %llu polls saw %llu increasing values up to %llu\n", me,
+               (unsigned long long)polls, (unsigned long long)changes,
+               (unsigned long long)count);
+    }
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free((void *)word));
+    if (me == writer)
+        printf("order: node %d: wrote 1..%llu with ari_store\n", me, (unsigned long long)count);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * where: owners, hops, distances and states on a ring
+ * ------------------------------------------------------------------------ */
+
+static int rt_ring_distance(int a, int b, int nodes)
+{
+    int d = a > b ? a - b : b - a;
+    return d < nodes - d ? d : nodes - d;
+}
+
+static void rt_where_check(const void *ptr, int owner, int want_state)
+{
+    int me = ari_node_id(), hops = rt_ring_distance(me, owner, ari_node_count());
+    int distance = hops == 0 ? ARI_LOCAL : hops == 1 ? ARI_NEIGHBOR : ARI_REMOTE;
+    ari_location_t l;
+    CHECK_OK(ari_where(ptr, &l));
+    if ((int)l.owner != owner || l.hops != hops || l.distance != distance ||
+        l.tier != ARI_MEM || l.state != want_state)
+        RT_FAIL("ari_where(node %d's page): owner %u hops %d distance %d tier %d state %d; "
+                "want owner %d hops %d distance %d tier %d state %d",
+                owner, l.owner, l.hops, l.distance, l.tier, l.state, owner, hops, distance,
+                ARI_MEM, want_state);
+}
+
+static int case_where(void)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint64_t *mine = ari_alloc(PAGE, ARI_PATHCACHE);
+    CHECK(mine != NULL);
+    uint64_t stamp = 1000 + (uint64_t)me;
+    CHECK_OK(ari_store(mine, &stamp, sizeof stamp));
+    void **pages = rt_publish(mine);
+    CHECK(pages[me] == mine);
+    for (int n = 0; n < nodes; n++)
+        rt_where_check(pages[n], n, n == me ? ARI_STATE_MASTER : ARI_STATE_UNMAPPED);
+    /* Nobody touches a page before every node has seen it untouched:
+     * a relay on the way holds no copy this node could mistake. */
+    CHECK_OK(ari_barrier());
+    for (int n = 0; n < nodes; n++) {
+        const volatile uint64_t *word = pages[n];
+        if (n % 2 == 0)
+            CHECK_OK(ari_prefault(pages[n], PAGE));
+        if (*word != 1000 + (uint64_t)n)
+            RT_FAIL("node %d's page holds %llu", n, (unsigned long long)*word);
+        rt_where_check(pages[n], n, n == me ? ARI_STATE_MASTER : ARI_STATE_VALID);
+    }
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(mine));
+    free(pages);
+    printf("where: node %d of %d: owners, ring hops, distances and states right for every "
+           "node's page\n", me, nodes);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * errors: bad arguments and addresses get the documented codes
+ * ------------------------------------------------------------------------ */
+
+static void rt_errors_before_init(void)
+{
+    CHECK(ari_node_count() == 1 && ari_node_id() == 0);
+    CHECK_NULL(ari_alloc(PAGE, 0), ARI_EINIT);
+    CHECK_ERR(ari_barrier(), ARI_EINIT);
+    CHECK_ERR(ari_finalize(), ARI_EINIT);
+}
+
+static void rt_errors_alloc(void)
+{
+    CHECK_NULL(ari_alloc(0, 0), ARI_EINVAL);
+    CHECK_NULL(ari_alloc(PAGE, 0x80), ARI_EINVAL);
+    CHECK_NULL(ari_alloc(PAGE, ARI_SPREAD), ARI_EINVAL);
+    CHECK_NULL(ari_alloc(PAGE, ARI_OWNERSHIP), ARI_ENOTSUP);
+    CHECK_NULL(ari_alloc(PAGE, ARI_HUGE), ARI_ENOTSUP); /* no huge pages served in part 1 */
+    CHECK_NULL(ari_alloc_all(PAGE, 0x80), ARI_EINVAL);  /* collective, fails alike everywhere */
+    CHECK_NULL(ari_alloc_all(0, 0), ARI_EINVAL);
+}
+
+static void rt_errors_addresses(uint64_t *own, uint64_t *shared, void *other)
+{
+    uint64_t local[4] = {0};
+    CHECK_ERR(ari_free(local), ARI_EFAULT);
+    CHECK_ERR(ari_free((uint8_t *)own + PAGE), ARI_EFAULT); /* middle of an allocation */
+    CHECK_ERR(ari_free(own + 1), ARI_EFAULT);
+    if (other != NULL)
+        CHECK_ERR(ari_free(other), ARI_EPERM);
+    CHECK_ERR(ari_store(local, &local[1], 8), ARI_EFAULT);
+    CHECK_ERR(ari_store(own, NULL, 8), ARI_EINVAL);
+    CHECK_ERR(ari_store(own, local, 0), ARI_EINVAL);
+    CHECK_ERR(ari_fetch_add_u64((uint64_t *)(void *)((uint8_t *)shared + 4), 1, NULL),
+              ARI_EINVAL);
+    CHECK_ERR(ari_cas_u64((uint64_t *)(void *)((uint8_t *)shared + 1), 0, 1, NULL), ARI_EINVAL);
+    CHECK_ERR(ari_fetch_add_u64(local, 1, NULL), ARI_EFAULT);
+    CHECK_ERR(ari_get(own, shared, 8), ARI_EINVAL); /* into global memory */
+    CHECK_ERR(ari_get(local, local + 1, 8), ARI_EFAULT);
+    ari_location_t l;
+    CHECK_ERR(ari_where(local, &l), ARI_EFAULT);
+    CHECK_ERR(ari_where(NULL, &l), ARI_EFAULT);
+    CHECK_ERR(ari_where((const void *)(uintptr_t)4096, &l), ARI_EFAULT);
+    CHECK_ERR(ari_where(own, NULL), ARI_EINVAL);
+    CHECK_ERR(ari_prefault(local, sizeof local), ARI_EFAULT);
+    CHECK_ERR(ari_unmap(local, sizeof local), ARI_EFAULT);
+    ari_gva_t none = ari_gva_of(local);
+    CHECK(none.hi == 0 && none.lo == 0 && ari_errno() == ARI_EFAULT);
+    none = ari_gva_of(NULL);
+    CHECK(none.hi == 0 && none.lo == 0 && ari_errno() == ARI_EFAULT);
+    /* Addresses that name no heap byte: past the heap, a replica's ref
+     * index, a slot's page said to be born elsewhere. */
+    CHECK_NULL(ari_map((ari_gva_t){0, UINT64_MAX - PAGE}, 8), ARI_EFAULT);
+    CHECK_NULL(ari_map((ari_gva_t){(uint64_t)1 << 32, 0}, 8), ARI_EFAULT);
+    ari_gva_t own_gva = ari_gva_of(own);
+    CHECK_NULL(ari_map((ari_gva_t){own_gva.hi + 1, own_gva.lo}, 8), ARI_EFAULT);
+}
+
+/* ari_gva_of and ari_map are inverses on allocated memory, anywhere in it. */
+static void rt_errors_roundtrip(const void *ptr, size_t bytes)
+{
+    for (size_t at = 0; at < bytes; at += bytes / 4 + 24) {
+        const uint8_t *p = (const uint8_t *)ptr + at;
+        ari_gva_t gva = ari_gva_of(p);
+        char text[ARI_GVA_TEXT_MAX];
+        ari_gva_t parsed;
+        CHECK_OK(ari_gva_parse(ari_gva_format(gva, text), &parsed));
+        void *back = ari_map(parsed, 8);
+        if (back != p)
+            RT_FAIL("ari_map(ari_gva_of(%p) = %s) gives %p", (const void *)p, text, back);
+    }
+}
+
+static void rt_errors_strerror(void)
+{
+    for (int code = ARI_EPEER; code >= ARI_ELINK; code--) {
+        const char *text = ari_strerror(code);
+        if (text == NULL || strlen(text) < 8 || strstr(text, "unknown") != NULL)
+            RT_FAIL("ari_strerror(%d) is \"%s\"", code, text != NULL ? text : "(null)");
+    }
+}
+
+static int case_errors(int argc, char **argv)
+{
+    rt_errors_before_init();
+    rt_init(&argc, &argv);
+    CHECK_ERR(ari_init(&argc, &argv), ARI_EINIT);
+    int me = ari_node_id(), nodes = ari_node_count();
+    rt_errors_alloc();
+    uint64_t *own = ari_alloc(2 * PAGE, ARI_PATHCACHE);
+    uint64_t *shared = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    CHECK(own != NULL && shared != NULL);
+    void **owns = rt_publish(own);
+    rt_errors_addresses(own, shared, nodes > 1 ? owns[(me + 1) % nodes] : NULL);
+    rt_errors_roundtrip(own, 2 * PAGE);
+    rt_errors_roundtrip(shared, PAGE);
+    if (nodes > 1)
+        rt_errors_roundtrip(owns[(me + 1) % nodes], PAGE);
+    rt_errors_strerror();
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(own));
+    CHECK_OK(ari_free(shared));
+    CHECK_ERR(ari_free(own), ARI_EFAULT); /* twice */
+    free(owns);
+    rt_finalize();
+    CHECK_ERR(ari_barrier(), ARI_EINIT); /* after ari_finalize */
+    CHECK_NULL(ari_alloc(PAGE, 0), ARI_EINIT);
+    printf("errors: node %d: every bad argument and address got its code\n", me);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * gvazero: a real allocation's global address is never the error value
+ * ------------------------------------------------------------------------ */
+
+static int case_gvazero(void)
+{
+    int me = ari_node_id();
+    void *first = ari_alloc(PAGE, ARI_PATHCACHE); /* this node's first allocation */
+    CHECK(first != NULL);
+    ari_gva_t gva = ari_gva_of(first);
+    char text[ARI_GVA_TEXT_MAX];
+    if (gva.hi == 0 && gva.lo == 0)
+        RT_FAIL("ari_gva_of(this node's first allocation %p) is %s, the value documented as "
+                "the failure of ari_gva_of", first, ari_gva_format(gva, text));
+    CHECK_OK(ari_free(first));
+    printf("gvazero: node %d: first allocation's global address %s is not {0, 0}\n", me,
+           ari_gva_format(gva, text));
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * plainstore, badload: accesses that must stop the process
+ * ------------------------------------------------------------------------ */
+
+static int case_plainstore(void)
+{
+    int me = ari_node_id();
+    volatile uint64_t *word = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    CHECK(word != NULL);
+    /* Odd nodes store into a page they hold a replica of, even ones into
+     * an untouched page: both must stop. */
+    if (me % 2 == 1)
+        CHECK_U64(*word, ==, 0);
+    CHECK_OK(ari_barrier());
+    fprintf(stderr, "plainstore: node %d: storing into global memory at %p\n", me,
+            (void *)word);
+    *word = 42;
+    RT_FAIL("a plain store into global memory went through");
+}
+
+static int case_badload(void)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint8_t *page = me == 0 ? ari_alloc(PAGE, ARI_PATHCACHE) : NULL;
+    CHECK(me != 0 || page != NULL);
+    void **pages = rt_publish(page);
+    /* 64 MiB past node 0's only allocation: in its slot, never allocated. */
+    const volatile uint64_t *nowhere =
+        (const volatile uint64_t *)(void *)((uint8_t *)pages[0] + (64u << 20));
+    if (me == nodes - 1) {
+        fprintf(stderr, "badload: node %d: loading from %p\n", me, (const void *)nowhere);
+        uint64_t value = *nowhere;
+        RT_FAIL("a load from unallocated global memory gave %llu", (unsigned long long)value);
+    }
+    int status = ari_barrier(); /* the loader never comes */
+    printf("badload: node %d: ari_barrier: %s\n", me, ari_strerror(status));
+    return 3;
+}
+
+/* ------------------------------------------------------------------------
+ * syscall: the kernel does not fault global pages in for us
+ * ------------------------------------------------------------------------ */
+
+/* With userfaultfd opened UFFD_USER_MODE_ONLY (what an unprivileged process
+ * may open), faults raised by the kernel on behalf of a system call are not
+ * delivered to the runtime, and with the mprotect fallback the untouched
+ * page is PROT_NONE: either way write(2) from an untouched global page fails
+ * with EFAULT. ari_prefault maps the range first, after which the kernel
+ * reads it like any memory. */
+static int case_syscall(void)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    if (nodes < 2) {
+        fprintf(stderr, "syscall: needs 2 or more nodes\n");
+        return 2;
+    }
+    uint8_t *base = ari_alloc_all((size_t)nodes * PAGE, ARI_SPREAD);
+    CHECK(base != NULL);
+    uint8_t pattern[PAGE];
+    for (size_t i = 0; i < PAGE; i++)
+        pattern[i] = (uint8_t)(i * 7 + (size_t)me + 1);
+    CHECK_OK(ari_store(base + (size_t)me * PAGE, pattern, PAGE)); /* my own page */
+    CHECK_OK(ari_barrier());
+    int other = (me + 1) % nodes;
+    uint8_t *theirs = base + (size_t)other * PAGE;
+    int pipe_fds[2];
+    CHECK(pipe(pipe_fds) == 0);
+    errno = 0;
+    ssize_t n = write(pipe_fds[1], theirs, PAGE);
+    if (n != -1 || errno != EFAULT)
+        RT_FAIL("write(2) from node %d's untouched page: %zd (%s), want -1 EFAULT", other, n,
+                strerror(errno));
+    CHECK_OK(ari_prefault(theirs, PAGE));
+    n = write(pipe_fds[1], theirs, PAGE);
+    if (n != (ssize_t)PAGE)
+        RT_FAIL("write(2) after ari_prefault: %zd (%s)", n, n < 0 ? strerror(errno) : "short");
+    uint8_t back[PAGE];
+    CHECK(read(pipe_fds[0], back, PAGE) == (ssize_t)PAGE);
+    for (size_t i = 0; i < PAGE; i++)
+        pattern[i] = (uint8_t)(i * 7 + (size_t)other + 1);
+    CHECK(memcmp(back, pattern, PAGE) == 0);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(base));
+    printf("syscall: node %d: write(2) from node %d's untouched page: EFAULT; after "
+           "ari_prefault: %d bytes, the owner's data\n", me, other, (int)PAGE);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * killed: a node dies; the others' calls fail instead of hanging
+ * ------------------------------------------------------------------------ */
+
+static int case_killed(void)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    CHECK(nodes >= 2);
+    printf("killed: node %d pid %d\n", me, (int)getpid());
+    fflush(stdout);
+    uint8_t *base = ari_alloc_all((size_t)nodes * PAGE, ARI_SPREAD);
+    CHECK(base != NULL);
+    uint64_t *word = (uint64_t *)(void *)(base + (size_t)(nodes - 1) * PAGE); /* node N-1's */
+    CHECK_OK(ari_fetch_add_u64(word, 1, NULL));
+    CHECK_OK(ari_barrier());
+    if (me == nodes - 1) {
+        kill(getpid(), SIGKILL);
+        pause();
+    }
+    double start = rt_now_s();
+    uint64_t calls = 0;
+    for (;;) {
+        int status = ari_fetch_add_u64(word, 1, NULL);
+        if (status != ARI_OK) {
+            printf("killed: node %d: ari_fetch_add_u64 on node %d's word after %llu calls, "
+                   "%.2f s: %s\n", me, nodes - 1, (unsigned long long)calls,
+                   rt_now_s() - start, ari_strerror(status));
+            fflush(stdout);
+            if (status != ARI_EPEER && status != ARI_ETIMEDOUT)
+                return 1;
+            return 3;
+        }
+        calls++;
+        if (rt_now_s() - start > 20.0)
+            RT_FAIL("20 s of calls on a dead node's word without an error");
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * single: a program started without `ariadne run`
+ * ------------------------------------------------------------------------ */
+
+static int case_single(void)
+{
+    CHECK(ari_node_count() == 1 && ari_node_id() == 0);
+    uint64_t *own = ari_alloc(3 * PAGE, ARI_PATHCACHE);
+    uint64_t *shared = ari_alloc_all(PAGE, ARI_SPREAD);
+    CHECK(own != NULL && shared != NULL);
+    const volatile uint64_t *view = own;
+    CHECK_U64(view[0], ==, 0);
+    CHECK_U64(view[WORDS_PER_PAGE * 2 + 5], ==, 0);
+    for (uint64_t i = 0; i < 3 * WORDS_PER_PAGE; i += 97) {
+        uint64_t value = rt_pattern(i);
+        CHECK_OK(ari_store(&own[i], &value, sizeof value));
+        CHECK_U64(view[i], ==, value);
+    }
+    uint64_t old;
+    CHECK_OK(ari_fetch_add_u64(shared, 5, &old));
+    CHECK_U64(old, ==, 0);
+    CHECK_OK(ari_cas_u64(shared, 5, 9, &old));
+    CHECK_U64(old, ==, 5);
+    CHECK_OK(ari_swap_u64(shared, 11, &old));
+    CHECK_U64(old, ==, 9);
+    CHECK_U64(*(const volatile uint64_t *)shared, ==, 11);
+    uint64_t got;
+    CHECK_OK(ari_get(&got, shared, sizeof got));
+    CHECK_U64(got, ==, 11);
+    ari_location_t l;
+    CHECK_OK(ari_where(own, &l));
+    CHECK(l.owner == 0 && l.hops == 0 && l.distance == ARI_LOCAL && l.state == ARI_STATE_MASTER);
+    CHECK_OK(ari_flush());
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(own));
+    CHECK_OK(ari_free(shared));
+    printf("single: 1 node: alloc, store, load, atomics, get, where, flush, barrier, free\n");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * threads: the calls are thread-safe
+ * ------------------------------------------------------------------------ */
+
+enum { RT_THREADS = 4 };
+
+typedef struct {
+    uint64_t *counter;
+    uint64_t *slot; /* a word of this thread's own, on a page another node owns */
+    uint64_t rounds;
+    int failures;
+} rt_thread_t;
+
+static void *rt_thread_main(void *arg)
+{
+    rt_thread_t *t = arg;
+    for (uint64_t i = 1; i <= t->rounds; i++) {
+        if (ari_fetch_add_u64(t->counter, 1, NULL) != ARI_OK) {
+            t->failures++;
+            break;
+        }
+        if (i % 8 == 0) {
+            uint64_t value = i;
+            if (ari_store(t->slot, &value, sizeof value) != ARI_OK ||
+                *(const volatile uint64_t *)t->slot != value) {
+                t->failures++;
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int case_threads(int argc, char **argv)
+{
+    uint64_t rounds = rt_arg_u64(argc, argv, 2, 300, 8, 10000000);
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint8_t *base = ari_alloc_all((size_t)(nodes + 1) * PAGE, ARI_SPREAD);
+    CHECK(base != NULL);
+    uint64_t *counter = (uint64_t *)(void *)base; /* node 0's */
+    uint64_t *slots = (uint64_t *)(void *)(base + (size_t)(me + 1) * PAGE);
+    pthread_t threads[RT_THREADS];
+    rt_thread_t work[RT_THREADS];
+    for (int i = 0; i < RT_THREADS; i++) {
+        work[i] = (rt_thread_t){.counter = counter, .slot = &slots[i * 8], .rounds = rounds};
+        CHECK(pthread_create(&threads[i], NULL, rt_thread_main, &work[i]) == 0);
+    }
+    for (int i = 0; i < RT_THREADS; i++) {
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        if (work[i].failures != 0)
+            RT_FAIL("thread %d: a call failed or a store did not read back", i);
+    }
+    CHECK_OK(ari_barrier());
+    uint64_t want = rounds * RT_THREADS * (uint64_t)nodes, got;
+    CHECK_OK(ari_get(&got, counter, sizeof got));
+    CHECK_U64(got, ==, want);
+    uint64_t seen;
+    if (!rt_wait_u64(counter, want, 5.0, &seen))
+        RT_FAIL("the replica shows %llu after 5 s, the owner %llu", (unsigned long long)seen,
+                (unsigned long long)want);
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(base));
+    printf("threads: node %d: %d threads, fetch-add total %llu exact\n", me, RT_THREADS,
+           (unsigned long long)want);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * cold N_MiB: a sequential first read of memory another node filled
+ * ------------------------------------------------------------------------ */
+
+static int case_cold(int argc, char **argv)
+{
+    uint64_t mib = rt_arg_u64(argc, argv, 2, 16, 1, 4096);
+    int me = ari_node_id(), nodes = ari_node_count();
+    size_t bytes = (size_t)mib << 20, words = bytes / sizeof(uint64_t);
+    uint64_t *data = ari_alloc_all(bytes, ARI_PATHCACHE); /* node 0 owns every page */
+    CHECK(data != NULL);
+    double start = rt_now_s();
+    if (me == 0) {
+        uint64_t chunk[WORDS_PER_PAGE];
+        for (size_t page = 0; page < words / WORDS_PER_PAGE; page++) {
+            for (size_t i = 0; i < WORDS_PER_PAGE; i++)
+                chunk[i] = rt_pattern(page * WORDS_PER_PAGE + i);
+            CHECK_OK(ari_store(&data[page * WORDS_PER_PAGE], chunk, sizeof chunk));
+        }
+        printf("cold: node 0: filled %llu MiB with ari_store in %.3f s\n",
+               (unsigned long long)mib, rt_now_s() - start);
+    }
+    CHECK_OK(ari_barrier());
+    if (me == 1 || nodes == 1) {
+        uint64_t want = 0, sum = 0;
+        for (size_t i = 0; i < words; i++)
+            want += rt_pattern(i);
+        const volatile uint64_t *view = data;
+        start = rt_now_s();
+        for (size_t i = 0; i < words; i++)
+            sum += view[i];
+        double seconds = rt_now_s() - start;
+        if (sum != want)
+            RT_FAIL("sum of %llu MiB is %#llx, want %#llx", (unsigned long long)mib,
+                    (unsigned long long)sum, (unsigned long long)want);
+        printf("cold: node %d: read %llu MiB cold in %.3f s (%.0f MiB/s), sum right\n", me,
+               (unsigned long long)mib, seconds, seconds > 0 ? (double)mib / seconds : 0.0);
+    }
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(data));
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * main
+ * ------------------------------------------------------------------------ */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: ariadne run -n N [--topo SPEC] rt_check CASE [ARGS]\n"
+            "cases: counter [ROUNDS]  ryw [VALUES]  converge [WRITES]  order [COUNT]\n"
+            "       where (on a ring)  errors  gvazero  plainstore  badload  syscall\n"
+            "       killed  single (without ariadne run)  threads [ROUNDS]  cold [MIB]\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "errors") == 0)
+        return case_errors(argc, argv); /* it calls ari_init itself, twice */
+    if (strcmp(name, "single") == 0 && getenv("ARI_CTL_FD") != NULL) {
+        fprintf(stderr, "rt_check single: run it without ariadne run\n");
+        return 2;
+    }
+    static const char *const known[] = {"counter", "ryw", "converge", "order", "where",
+                                        "gvazero", "plainstore", "badload", "syscall", "killed",
+                                        "single", "threads", "cold"};
+    bool found = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        found = found || strcmp(name, known[i]) == 0;
+    if (!found) {
+        usage();
+        return 2;
+    }
+    rt_init(&argc, &argv);
+    int result = 1;
+    if (strcmp(name, "counter") == 0)
+        result = case_counter(argc, argv);
+    else if (strcmp(name, "ryw") == 0)
+        result = case_ryw(argc, argv);
+    else if (strcmp(name, "converge") == 0)
+        result = case_converge(argc, argv);
+    else if (strcmp(name, "order") == 0)
+        result = case_order(argc, argv);
+    else if (strcmp(name, "where") == 0)
+        result = case_where();
+    else if (strcmp(name, "gvazero") == 0)
+        result = case_gvazero();
+    else if (strcmp(name, "plainstore") == 0)
+        result = case_plainstore();
+    else if (strcmp(name, "badload") == 0)
+        result = case_badload();
+    else if (strcmp(name, "syscall") == 0)
+        result = case_syscall();
+    else if (strcmp(name, "killed") == 0)
+        result = case_killed();
+    else if (strcmp(name, "single") == 0)
+        result = case_single();
+    else if (strcmp(name, "threads") == 0)
+        result = case_threads(argc, argv);
+    else if (strcmp(name, "cold") == 0)
+        result = case_cold(argc, argv);
+    if (result != 0) {
+        fflush(NULL);
+        return result; /* a node that stops early: the run is ending anyway */
+    }
+    fflush(NULL);
+    rt_finalize();
+    return 0;
+}
