@@ -25,7 +25,8 @@ static void ctl_layout(ctl_header_t *h)
 static int ctl_params_check(const ctl_params_t *p)
 {
     if (p->nodes == 0 || p->nodes > CTL_NODES_MAX || p->topo_spec == NULL ||
-        strlen(p->topo_spec) >= CTL_TOPO_MAX || p->timeout_ms == 0)
+        strlen(p->topo_spec) >= CTL_TOPO_MAX || p->timeout_ms == 0 || p->ports == 0 ||
+        p->ports > TOPO_PORTS_MAX || p->mem_bytes == 0)
         return ARI_EINVAL;
     if (p->ring_count > 0 && (p->ring_capacity < SHMRING_CAPACITY_MIN ||
                               p->ring_capacity > SHMRING_CAPACITY_MAX ||
@@ -79,7 +80,8 @@ int ctl_attach(int fd, ctl_header_t **ctl_out)
     ctl_header_t *ctl = base;
     ctl_header_t expect = *ctl;
     int status = ARI_OK;
-    if (expect.magic != CTL_MAGIC || expect.version != CTL_VERSION ||
+    if (expect.magic != CTL_MAGIC || expect.version != CTL_VERSION || expect.timeout_ms == 0 ||
+        expect.mem_bytes == 0 ||
         expect.nodes == 0 || expect.nodes > CTL_NODES_MAX ||
         memchr(expect.topo_spec, 0, sizeof expect.topo_spec) == NULL)
         status = ARI_EINVAL;

@@ -76,12 +76,14 @@ static uint64_t shmring_capacity(const shmring_t *ring)
 
 static uint64_t shmring_record_size(uint64_t length)
 {
-    return SHMRING_HEADER_SIZE + ((length + SHMRING_RECORD_ALIGN - 1) & ~(uint64_t)7);
+    return SHMRING_HEADER_SIZE +
+           ((length + SHMRING_RECORD_ALIGN - 1) & ~(uint64_t)(SHMRING_RECORD_ALIGN - 1));
 }
 
 size_t shmring_footprint(uint64_t capacity)
 {
-    return sizeof(shmring_t) + (size_t)((capacity + SHMRING_ALIGN - 1) & ~(uint64_t)63);
+    uint64_t data = (capacity + SHMRING_ALIGN - 1) & ~(uint64_t)(SHMRING_ALIGN - 1);
+    return sizeof(shmring_t) + (size_t)data;
 }
 
 int shmring_init(void *memory, uint64_t capacity)
