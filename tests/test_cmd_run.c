@@ -113,27 +113,7 @@ static int fd_count(void)
     return count;
 }
 
-/* Whether `pid` is gone: no such process, or a zombie nobody here reaps. */
-static int process_gone(pid_t pid)
-{
-    for (int tries = 0; tries < 100; tries++) {
-        if (kill(pid, 0) != 0 && errno == ESRCH)
-            return 1;
-        char path[64], stat[256] = {0};
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        FILE *file = fopen(path, "r");
-        if (file != NULL) {
-            size_t n = fread(stat, 1, sizeof stat - 1, file);
-            fclose(file);
-            stat[n] = 0;
-            const char *paren = strrchr(stat, ')');
-            if (paren != NULL && paren[1] == ' ' && paren[2] == 'Z')
-                return 1;
-        }
-        usleep(10000);
-    }
-    return 0;
-}
+static int process_gone(pid_t pid) { return tool_process_gone(pid, 100); }
 
 /* Checks every number after `key` in `text` names a process that is gone;
  * returns how many there were. */

@@ -25,6 +25,7 @@
 
 #include "ariadne.h"
 #include "test.h"
+#include "tool_run.h"
 
 /* ------------------------------------------------------------------------
  * Running programs
@@ -317,26 +318,7 @@ static void rt_case_ok(const char *faults, const char *mode, int nodes, char **j
  * Whether a process is gone (no such process, or a zombie nobody reaps).
  * ------------------------------------------------------------------------ */
 
-static int rt_process_gone(pid_t pid)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        if (kill(pid, 0) != 0 && errno == ESRCH)
-            return 1;
-        char path[64], stat[256] = {0};
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        FILE *file = fopen(path, "r");
-        if (file != NULL) {
-            size_t n = fread(stat, 1, sizeof stat - 1, file);
-            fclose(file);
-            stat[n] = 0;
-            const char *paren = strrchr(stat, ')');
-            if (paren != NULL && paren[1] == ' ' && paren[2] == 'Z')
-                return 1;
-        }
-        usleep(10000);
-    }
-    return 0;
-}
+static int rt_process_gone(pid_t pid) { return tool_process_gone(pid, 200); }
 
 /* ------------------------------------------------------------------------
  * Correctness on many nodes

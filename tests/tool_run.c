@@ -3,7 +3,10 @@
  */
 #include "tool_run.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -39,4 +42,25 @@ void tool_run(tool_run_t *run, int (*main_fn)(int, char **), const char *name, i
     close(saved_err);
     tool_run_slurp(out, run->out, sizeof run->out);
     tool_run_slurp(err, run->err, sizeof run->err);
+}
+
+int tool_process_gone(pid_t pid, int tries)
+{
+    for (int i = 0; i < tries; i++) {
+        if (kill(pid, 0) != 0 && errno == ESRCH)
+            return 1;
+        char path[64], stat[256] = {0};
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *file = fopen(path, "r");
+        if (file != NULL) {
+            size_t n = fread(stat, 1, sizeof stat - 1, file);
+            fclose(file);
+            stat[n] = 0;
+            const char *paren = strrchr(stat, ')');
+            if (paren != NULL && paren[1] == ' ' && paren[2] == 'Z')
+                return 1;
+        }
+        usleep(10000);
+    }
+    return 0;
 }

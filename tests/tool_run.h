@@ -21,4 +21,10 @@ void tool_run_slurp(FILE *file, char *buffer, size_t size);
 void tool_run(tool_run_t *run, int (*main_fn)(int, char **), const char *name, int argc,
               const char *const *args);
 
+#include <sys/types.h>
+
+/* Whether `pid` is gone: no such process, or a zombie nobody here reaps.
+ * Looks `tries` times, 10 ms apart. */
+int tool_process_gone(pid_t pid, int tries);
+
 #endif /* ARIADNE_TEST_TOOL_RUN_H */
