@@ -38,19 +38,7 @@ static double launch_now(void)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
-static char *launch_slurp(FILE *file)
-{
-    fseek(file, 0, SEEK_END);
-    long size = ftell(file);
-    CHECK(size >= 0);
-    char *text = malloc((size_t)size + 1);
-    CHECK(text != NULL);
-    rewind(file);
-    size_t n = fread(text, 1, (size_t)size, file);
-    text[n] = 0;
-    fclose(file);
-    return text;
-}
+static char *launch_slurp(FILE *file) { return tool_run_slurp_all(file); }
 
 /* Runs `ariadne run ARGS` (NULL-terminated) in this process. */
 static void launch(launch_t *run, const char *const *args)

@@ -72,19 +72,7 @@ static const char *rt_path(const char *env, const char *fallback, const char *ta
 static const char *rt_tool(void) { return rt_path("ARI_TOOL", "build/ariadne", ""); }
 static const char *rt_check_path(void) { return rt_path("ARI_BUILD", "build", "/rt/rt_check"); }
 
-static char *rt_slurp(FILE *file)
-{
-    fseek(file, 0, SEEK_END);
-    long size = ftell(file);
-    CHECK(size >= 0);
-    char *text = malloc((size_t)size + 1);
-    CHECK(text != NULL);
-    rewind(file);
-    size_t n = fread(text, 1, (size_t)size, file);
-    text[n] = 0;
-    fclose(file);
-    return text;
-}
+static char *rt_slurp(FILE *file) { return tool_run_slurp_all(file); }
 
 /* Runs argv (execvp, so "setpriv" is found on PATH) with ARI_FAULTS set to
  * `faults` when not NULL, in a process group of its own that is killed

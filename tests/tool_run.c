@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,4 +64,18 @@ int tool_process_gone(pid_t pid, int tries)
         usleep(10000);
     }
     return 0;
+}
+
+char *tool_run_slurp_all(FILE *file)
+{
+    fseek(file, 0, SEEK_END);
+    long size = ftell(file);
+    CHECK(size >= 0);
+    char *text = malloc((size_t)size + 1);
+    CHECK(text != NULL);
+    rewind(file);
+    size_t n = fread(text, 1, (size_t)size, file);
+    text[n] = 0;
+    fclose(file);
+    return text;
 }

@@ -17,6 +17,10 @@ typedef struct {
 /* Reads a whole (small) file into buffer, NUL-terminated, and closes it. */
 void tool_run_slurp(FILE *file, char *buffer, size_t size);
 
+/* Reads a whole file of any size into a malloc'd, NUL-terminated string
+ * (the caller frees it) and closes the file. */
+char *tool_run_slurp_all(FILE *file);
+
 /* Runs main_fn with argv = {name, args[0], ..., args[argc - 1]}. */
 void tool_run(tool_run_t *run, int (*main_fn)(int, char **), const char *name, int argc,
               const char *const *args);
