@@ -311,6 +311,39 @@ static int api_piece(uint64_t address, uint64_t end, api_piece_t *piece)
     return ARI_OK;
 }
 
+/* Calls `fn` for each page's piece of [address, address + bytes), in
+ * order; `done` is how many bytes came before the piece. */
+static int api_each_piece(uint64_t address, size_t bytes,
+                          int (*fn)(void *ctx, const api_piece_t *piece, size_t done), void *ctx)
+{
+    uint64_t at = address, end = address + bytes;
+    while (at < end) {
+        api_piece_t piece;
+        int status = api_piece(at, end, &piece);
+        if (status == ARI_OK)
+            status = fn(ctx, &piece, (size_t)(at - address));
+        if (status != ARI_OK)
+            return status;
+        at += piece.length;
+    }
+    return ARI_OK;
+}
+
+static int api_store_piece(void *ctx, const api_piece_t *piece, size_t done)
+{
+    /* src may itself be global memory: copied here, before the DPU's lock
+     * is taken, so its faults are served like any load. */
+    uint8_t buffer[GVA_PAGE_SIZE];
+    memcpy(buffer, (const uint8_t *)ctx + done, piece->length);
+    dpu_request_t r = {.op = DPU_OP_WRITE, .page = piece->page, .offset = piece->offset,
+                       .length = piece->length, .data = buffer};
+    driver_result_t result;
+    int status = node_call(&r, NULL, &result);
+    if (status == ARI_OK)
+        status = node_see_own_write(piece->page, result.version);
+    return status;
+}
+
 int ari_store(void *dst, const void *src, size_t bytes)
 {
     API_CHECK(node_fail(ARI_EINIT));
@@ -318,30 +351,18 @@ int ari_store(void *dst, const void *src, size_t bytes)
         return node_fail(ARI_EINVAL);
     if (api_range(dst, bytes) != ARI_OK)
         return node_fail(ARI_EFAULT);
-    uint8_t buffer[GVA_PAGE_SIZE];
-    uint64_t address = (uint64_t)(uintptr_t)dst, end = address + bytes;
-    const uint8_t *from = src;
-    while (address < end) {
-        api_piece_t piece;
-        int status = api_piece(address, end, &piece);
-        if (status != ARI_OK)
-            return node_fail(status);
-        /* src may itself be global memory: copied here, before the DPU's
-         * lock is taken, so its faults are served like any load. */
-        memcpy(buffer, from, piece.length);
-        dpu_request_t r = {.op = DPU_OP_WRITE, .page = piece.page, .offset = piece.offset,
-                           .length = piece.length, .data = buffer};
-        driver_result_t result;
-        status = node_call(&r, NULL, &result);
-        if (status == ARI_OK)
-            status = node_see_own_write(piece.page, result.version);
-        if (status != ARI_OK)
-            return node_fail(status);
-        address += piece.length;
-        from += piece.length;
-    }
+    int status = api_each_piece((uint64_t)(uintptr_t)dst, bytes, api_store_piece, (void *)src);
+    if (status != ARI_OK)
+        return node_fail(status);
     atomic_fetch_add_explicit(&node_g.stores, 1, memory_order_relaxed);
     return ARI_OK;
+}
+
+static int api_get_piece(void *ctx, const api_piece_t *piece, size_t done)
+{
+    dpu_request_t r = {.op = DPU_OP_GET, .page = piece->page, .offset = piece->offset,
+                       .length = piece->length};
+    return node_call(&r, (uint8_t *)ctx + done, NULL);
 }
 
 int ari_get(void *dst, const void *src, size_t bytes)
@@ -353,21 +374,9 @@ int ari_get(void *dst, const void *src, size_t bytes)
         return node_fail(ARI_EFAULT);
     if (api_range(dst, 1) == ARI_OK)
         return node_fail(ARI_EINVAL); /* the answer is copied in under the DPU's lock */
-    uint64_t address = (uint64_t)(uintptr_t)src, end = address + bytes;
-    uint8_t *to = dst;
-    while (address < end) {
-        api_piece_t piece;
-        int status = api_piece(address, end, &piece);
-        if (status != ARI_OK)
-            return node_fail(status);
-        dpu_request_t r = {.op = DPU_OP_GET, .page = piece.page, .offset = piece.offset,
-                           .length = piece.length};
-        status = node_call(&r, to, NULL);
-        if (status != ARI_OK)
-            return node_fail(status);
-        address += piece.length;
-        to += piece.length;
-    }
+    int status = api_each_piece((uint64_t)(uintptr_t)src, bytes, api_get_piece, dst);
+    if (status != ARI_OK)
+        return node_fail(status);
     atomic_fetch_add_explicit(&node_g.gets, 1, memory_order_relaxed);
     return ARI_OK;
 }
