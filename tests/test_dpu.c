@@ -108,7 +108,8 @@ static void net_init(net_t *net, const char *spec, uint32_t cache)
         config.topo = net->topo;
         config.route = net->route;
         config.pcache_capacity = cache;
-        dpu_world_t world = {&net->ctx[n], net_send, net_memory, net_drop, net_complete, NULL, NULL};
+        dpu_world_t world = {&net->ctx[n], net_send, net_memory, net_drop, net_complete, NULL, NULL,
+                             NULL};
         CHECK_OK(dpu_create(&config, &world, &net->dpu[n]));
     }
 }

@@ -19,6 +19,8 @@ TEST(msg_check_rules, 5)
 TEST(msg_check_ownership_rules, 5)
 TEST(msg_batch_and_hops, 5)
 TEST(msg_decode_random_bytes, 60)
+TEST(msg_diff_roundtrip, 20)
+TEST(msg_diff_rejects, 5)
 /* path cache table */
 TEST(pcache_capacity, 5)
 TEST(pcache_churn, 10)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diff.h"
 #include "dpu_impl.h"
 #include "gva.h"
 
@@ -160,6 +161,38 @@ void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, uint32_t
             memcpy((uint8_t *)&value + (from - word), src + (from - offset), to - from);
         }
         __atomic_store_n((uint64_t *)(void *)(page + word), value, __ATOMIC_RELAXED);
+    }
+}
+
+void dpu_page_write(dpu_t *dpu, ari_gva_t page, uint8_t *memory, uint32_t offset,
+                    const uint8_t *bytes, uint32_t length)
+{
+    if (dpu->world.page_write != NULL)
+        dpu->world.page_write(dpu->world.ctx, page, memory, offset, bytes, length);
+    else
+        dpu_copy_words(memory, offset, bytes, length);
+}
+
+typedef struct {
+    dpu_t *dpu;
+    ari_gva_t page;
+    uint8_t *memory;
+} dpu_run_target_t;
+
+static void dpu_write_run(void *ctx, uint32_t offset, const uint8_t *bytes, uint32_t length)
+{
+    dpu_run_target_t *t = ctx;
+    dpu_page_write(t->dpu, t->page, t->memory, offset, bytes, length);
+}
+
+/* Applies a WRITE's or UPDATE's data: one range, or a diff's runs. */
+static void dpu_write_data(dpu_t *dpu, uint8_t *memory, const msg_t *msg)
+{
+    if (msg->flags & MSG_FLAG_DIFF) {
+        dpu_run_target_t t = {dpu, msg->page, memory};
+        diff_each(msg->data, msg->data_length, dpu_write_run, &t);
+    } else {
+        dpu_page_write(dpu, msg->page, memory, msg->offset, msg->data, msg->data_length);
     }
 }
 
@@ -551,6 +584,7 @@ static void dpu_propagate(dpu_t *dpu, pcache_entry_t *master, const msg_t *write
     change.page = master->page;
     change.version = master->version;
     if (change.type == MSG_UPDATE) {
+        change.flags = write->type == MSG_WRITE ? (uint16_t)(write->flags & MSG_FLAG_DIFF) : 0;
         change.offset = offset;
         change.origin = write->origin;
         change.seq = write->seq;
@@ -598,7 +632,7 @@ static void dpu_owner_ordered(dpu_t *dpu, pcache_entry_t *master, const msg_t *r
 static void dpu_owner_write(dpu_t *dpu, pcache_entry_t *master, msg_t *write, uint8_t *memory,
                             uint64_t now_ns)
 {
-    dpu_copy_words(memory, write->offset, write->data, write->data_length);
+    dpu_write_data(dpu, memory, write);
     dpu_owner_ordered(dpu, master, write, now_ns);
     dpu->stats.writes_ordered++;
     dpu_propagate(dpu, master, write, write->offset, write->data, write->data_length);
@@ -628,9 +662,13 @@ bool dpu_atomic_execute(uint8_t op, uint64_t *word, uint64_t arg0, uint64_t arg1
 static void dpu_owner_atomic(dpu_t *dpu, pcache_entry_t *master, msg_t *atomic,
                              uint8_t *memory, uint64_t now_ns)
 {
+    /* Executed on a copy of the word, then written like any other data,
+     * so a host's twin of the page learns it too. */
+    uint64_t word = __atomic_load_n((uint64_t *)(void *)(memory + atomic->offset),
+                                    __ATOMIC_RELAXED);
     uint64_t old, value;
-    if (dpu_atomic_execute(atomic->op, (uint64_t *)(void *)(memory + atomic->offset),
-                           atomic->arg0, atomic->arg1, &old, &value)) {
+    if (dpu_atomic_execute(atomic->op, &word, atomic->arg0, atomic->arg1, &old, &value)) {
+        dpu_page_write(dpu, master->page, memory, atomic->offset, (const uint8_t *)&value, 8);
         dpu_owner_ordered(dpu, master, atomic, now_ns);
         dpu_propagate(dpu, master, atomic, atomic->offset, (const uint8_t *)&value, 8);
     } else {
@@ -750,7 +788,7 @@ static void dpu_install(dpu_t *dpu, pcache_entry_t *entry, const msg_t *data)
         dpu_entry_release(dpu, entry);
         return;
     }
-    dpu_copy_words(memory, data->offset, data->data, data->data_length);
+    dpu_page_write(dpu, entry->page, memory, data->offset, data->data, data->data_length);
     entry->copy = PCACHE_COPY_VALID;
     entry->version = data->version;
     dpu_observe(dpu, DPU_EVENT_INSTALL, entry->page, entry->version);
@@ -957,7 +995,7 @@ static void dpu_update(dpu_t *dpu, const msg_t *update, const uint8_t *bytes, si
     }
     uint8_t *memory = dpu->world.page_memory(dpu->world.ctx, entry->page, false);
     assert(memory != NULL); /* a valid copy has memory */
-    dpu_copy_words(memory, update->offset, update->data, update->data_length);
+    dpu_write_data(dpu, memory, update);
     entry->version = update->version;
     dpu_observe(dpu, DPU_EVENT_APPLY, entry->page, entry->version);
 }
@@ -1309,6 +1347,8 @@ static int dpu_submit_ordered(dpu_t *dpu, const dpu_request_t *r, uint64_t now_n
     msg.prev = prev;
     msg.data = r->data;
     msg.data_length = type == MSG_WRITE ? r->length : 0;
+    if (type == MSG_WRITE && (r->flags & DPU_WRITE_DIFF))
+        msg.flags = MSG_FLAG_DIFF;
     msg.length = type == MSG_GET ? r->length : 0;
     msg.op = r->atomic_op;
     msg.arg0 = r->arg0;
@@ -1379,6 +1419,10 @@ static int dpu_request_check(const dpu_t *dpu, const dpu_request_t *r)
         return ARI_EINVAL;
     switch (r->op) {
     case DPU_OP_WRITE:
+        if (r->flags & DPU_WRITE_DIFF)
+            return r->offset == 0 && r->length <= MSG_DATA_MAX &&
+                           diff_check(r->data, r->length, page_size) == ARI_OK
+                       ? ARI_OK : ARI_EINVAL;
         return r->data != NULL && r->length >= 1 && r->offset + (uint64_t)r->length <= page_size
                    ? ARI_OK : ARI_EINVAL;
     case DPU_OP_GET:

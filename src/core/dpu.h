@@ -56,6 +56,8 @@ typedef enum {
 } dpu_op_t;
 
 #define DPU_ACQUIRE_PIN 0x01u /* ACQUIRE: pin until RELEASE (at most pin_ns_max) */
+#define DPU_WRITE_DIFF 0x02u  /* WRITE: data is a diff (diff.h) of `length` bytes, offset 0:
+                               * one version for all its runs */
 
 typedef struct {
     dpu_op_t op;
@@ -71,7 +73,7 @@ typedef struct {
     uint64_t min_version; /* READ: a valid copy older than this re-syncs first (the
                            * write notices of a release, DESIGN §4.1); 0: any */
     uint8_t priority;    /* ACQUIRE, SEM_WAIT, BARRIER: arbitration priority (higher first) */
-    uint8_t flags;       /* ACQUIRE: DPU_ACQUIRE_PIN */
+    uint8_t flags;       /* ACQUIRE: DPU_ACQUIRE_PIN; WRITE: DPU_WRITE_DIFF */
 } dpu_request_t;
 
 typedef struct {
@@ -138,6 +140,13 @@ typedef struct {
     void (*observe)(void *ctx, const dpu_event_t *event);
     /* The directory baseline (dir.h) only: sends to a node, routed. */
     void (*send_to)(void *ctx, uint32_t node, const uint8_t *bytes, size_t length);
+    /* Optional (NULL: an aligned word copy): writes bytes the protocol
+     * brings (page data, updates, writes and atomics ordered here) into
+     * this node's copy. A runtime whose host writes pages with plain
+     * stores uses it to keep the host's unpublished bytes and its twin
+     * right (src/runtime/dirty.c). */
+    void (*page_write)(void *ctx, ari_gva_t page, uint8_t *memory, uint32_t offset,
+                       const uint8_t *bytes, uint32_t length);
 } dpu_world_t;
 
 typedef struct {

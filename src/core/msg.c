@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diff.h"
 #include "gva.h"
 
 /* ------------------------------------------------------------------------
@@ -218,7 +219,8 @@ int msg_check(const msg_t *msg)
     uint16_t flags_allowed = msg->type == MSG_REF || msg->type == MSG_REF_DATA
                                  ? MSG_FLAG_NODATA
                              : msg->type == MSG_PRUNE ? MSG_FLAG_NOACK
-                                                      : 0;
+                             : msg->type == MSG_WRITE || msg->type == MSG_UPDATE ? MSG_FLAG_DIFF
+                                                                                 : 0;
     if ((msg->flags & ~flags_allowed) != 0)
         return ARI_EMSG_FIELD;
     if (msg_has_field(msg->type, F_PAGE) && !msg_page_valid(msg->page))
@@ -227,9 +229,15 @@ int msg_check(const msg_t *msg)
         return ARI_EMSG_FIELD;
     if (msg_has_field(msg->type, F_OFFSET) && !msg_range_valid(msg, 0))
         return ARI_EMSG_FIELD;
-    if (msg_has_field(msg->type, F_DATA) &&
-        (msg->data_length > MSG_DATA_MAX || !msg_range_valid(msg, msg->data_length)))
+    if (msg->flags & MSG_FLAG_DIFF) {
+        /* Runs may carry more bytes than the page (headers): each is checked. */
+        if (msg->offset != 0 || msg->data_length > MSG_DATA_MAX ||
+            diff_check(msg->data, msg->data_length, gva_page_size(msg->page)) != ARI_OK)
+            return ARI_EMSG_FIELD;
+    } else if (msg_has_field(msg->type, F_DATA) &&
+               (msg->data_length > MSG_DATA_MAX || !msg_range_valid(msg, msg->data_length))) {
         return ARI_EMSG_FIELD;
+    }
     if (!msg_type_rules_hold(msg))
         return ARI_EMSG_FIELD;
     return msg_has_field(msg->type, F_HOPS) ? msg_check_hops(msg) : ARI_OK;

@@ -28,7 +28,7 @@
 #include "ariadne.h"
 
 /* Bump when any layout changes; a DPU rejects other versions. */
-#define MSG_WIRE_VERSION 3u
+#define MSG_WIRE_VERSION 4u
 #define MSG_HEADER_SIZE 8u
 
 /* Bounds. A hop list is 2 x diameter at most (DESIGN §4); the wire allows
@@ -77,6 +77,7 @@ typedef enum {
 /* Header flags, allowed per type (msg_check). */
 #define MSG_FLAG_NODATA 0x0001u /* REF, REF_DATA: build the path only (ownership pages) */
 #define MSG_FLAG_NOACK 0x0002u  /* PRUNE: an eviction, no PRUNE_ACK wanted */
+#define MSG_FLAG_DIFF 0x0004u   /* WRITE, UPDATE: data is runs of changed bytes (diff.h), offset 0 */
 
 typedef enum { MSG_ATOMIC_CAS = 1, MSG_ATOMIC_FETCH_ADD, MSG_ATOMIC_SWAP } msg_atomic_op_t;
 typedef enum { MSG_DENY_QUEUED = 1, MSG_DENY_REJECTED } msg_deny_kind_t;

@@ -511,7 +511,7 @@ static void own_become_owner(dpu_t *dpu, pcache_entry_t *entry, msg_t *xfer, uin
         dpu_stray(dpu, xfer->type, xfer->page);
         return;
     }
-    dpu_copy_words(memory, 0, xfer->data, xfer->data_length);
+    dpu_page_write(dpu, xfer->page, memory, 0, xfer->data, xfer->data_length);
     own_recrumb(dpu, xfer->page, xfer->queue, from, OWN_PORT_NONE);
     if ((entry->flags & PCACHE_ON_TREE) && entry->up >= 0 && (uint32_t)entry->up != from)
         dpu_send_unref(dpu, entry); /* joined elsewhere before: leave that branch */

@@ -43,6 +43,8 @@ typedef struct {
     uint8_t *(*page_memory)(void *ctx, ari_gva_t page, bool create);
     void (*page_drop)(void *ctx, ari_gva_t page);
     void (*observe)(void *ctx, const dpu_event_t *event); /* optional */
+    void (*page_write)(void *ctx, ari_gva_t page, uint8_t *memory, uint32_t offset,
+                       const uint8_t *bytes, uint32_t length); /* optional (dpu_world_t) */
 } driver_hooks_t;
 
 typedef struct {
