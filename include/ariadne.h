@@ -201,6 +201,12 @@ int ari_prefault(const void *ptr, size_t bytes);
 /* Where the byte at ptr lives, seen from this node. */
 int ari_where(const void *ptr, ari_location_t *location_out);
 
+/* Plain stores: global memory is written like any memory. The first store
+ * to a page since the last release point faults once and the page is
+ * twinned; its changed bytes go to the owner at the next release point
+ * (ari_flush, ari_mutex_unlock, ari_sem_post, ari_barrier, ari_finalize).
+ * Who sees them when is docs/MEMORY-MODEL.md. */
+
 /* Writes through to the owner. Returns when the owner has ordered the
  * write and this node's view shows it (read-your-writes); other nodes'
  * replicas get it as an update soon after. Writes to one page are applied
@@ -214,12 +220,50 @@ int ari_get(void *dst, const void *src, size_t bytes);
 int ari_fetch_add_u64(uint64_t *ptr, uint64_t add, uint64_t *old_out);
 int ari_cas_u64(uint64_t *ptr, uint64_t expected, uint64_t desired, uint64_t *old_out);
 int ari_swap_u64(uint64_t *ptr, uint64_t value, uint64_t *old_out);
-/* Completes this node's outstanding writes. ari_store and the atomics
- * complete before they return, so today this only reports a failure of
- * the run (ARI_EPEER); plain stores (part 2) will be sent here. */
+/* Completes this node's outstanding writes: the diffs of every page
+ * written with plain stores go to their owners, and this returns when
+ * each is ordered (ari_store and the atomics complete before they return).
+ * Not a release: another node sees the bytes once its replica has the
+ * update; use a mutex, semaphore or barrier to be sure it has. */
 int ari_flush(void);
-/* Waits until every node of the run has called it. */
+/* Waits until every node of the run has called it. A release and an
+ * acquire: everything any node wrote before its ari_barrier (plain stores
+ * included) is seen by every node after it. One thread per node. */
 int ari_barrier(void);
+
+/* A mutex in global memory, in any page (all-zero = unlocked: memory from
+ * ari_alloc is ready to use). Locking acquires, unlocking releases:
+ * what a node wrote before ari_mutex_unlock is seen by the next node
+ * after its ari_mutex_lock of the same mutex (and, transitively, whatever
+ * that node had seen). It is held by a node; any of its threads may
+ * unlock it. Every lock attempt is an atomic at the owner of the mutex's
+ * page: a page holding a hot mutex is best given to it alone. */
+#define ARI_MUTEX_WORDS 2
+typedef struct {
+    uint64_t words[ARI_MUTEX_WORDS];
+} ari_mutex_t;
+/* Waits until this node holds the mutex (ARI_ETIMEDOUT past the run's
+ * time limit, ARI_EPEER when the run is ending). ARI_EBUSY when this node
+ * holds it already (a mutex does not nest). */
+int ari_mutex_lock(ari_mutex_t *m);
+/* Publishes this node's writes and lets the next node in. ARI_EPERM when
+ * this node does not hold it. */
+int ari_mutex_unlock(ari_mutex_t *m);
+
+/* A counting semaphore in global memory. ari_sem_post releases and
+ * ari_sem_wait acquires, like a mutex: what was written before a post is
+ * seen after the wait that takes its permit. */
+#define ARI_SEM_WORDS 2
+typedef struct {
+    uint64_t words[ARI_SEM_WORDS];
+} ari_sem_t;
+/* Sets the permits (not a release: call it before others use it, e.g.
+ * before a barrier). */
+int ari_sem_init(ari_sem_t *s, unsigned value);
+/* Takes a permit, waiting for one (ARI_ETIMEDOUT past the run's limit). */
+int ari_sem_wait(ari_sem_t *s);
+/* Publishes this node's writes and gives a permit back. */
+int ari_sem_post(ari_sem_t *s);
 
 #ifdef __cplusplus
 }

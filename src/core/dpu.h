@@ -184,6 +184,11 @@ size_t dpu_scratch_size(const dpu_config_t *config);
 bool dpu_atomic_execute(uint8_t op, uint64_t *word, uint64_t arg0, uint64_t arg1,
                         uint64_t *old_out, uint64_t *new_out);
 
+/* Copies bytes into page memory with aligned 8-byte stores, merging the
+ * partial words at the edges, so a concurrent reader never sees an aligned
+ * u64 torn (DESIGN §4). The default page_write. */
+void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, uint32_t length);
+
 /* Sensible defaults for a node of `topo` (caller sets node, topo, route). */
 void dpu_config_default(dpu_config_t *config);
 

@@ -50,7 +50,6 @@ void dpu_observe(dpu_t *dpu, dpu_event_kind_t kind, ari_gva_t page, uint64_t ver
 void dpu_stray(dpu_t *dpu, msg_type_t type, ari_gva_t page);
 order_t *dpu_order(dpu_t *dpu);
 int dpu_port_to(const dpu_t *dpu, uint32_t node);
-void dpu_copy_words(uint8_t *page, uint32_t offset, const uint8_t *src, uint32_t length);
 /* Writes protocol data into a copy: through world.page_write when set. */
 void dpu_page_write(dpu_t *dpu, ari_gva_t page, uint8_t *memory, uint32_t offset,
                     const uint8_t *bytes, uint32_t length);

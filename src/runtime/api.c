@@ -9,6 +9,7 @@
 #include "ariadne.h"
 #include "core/gva.h"
 #include "core/pcache.h"
+#include "dirty.h"
 #include "node.h"
 
 #define API_CHECK(fail_value)                                                         \
@@ -335,6 +336,10 @@ static int api_store_piece(void *ctx, const api_piece_t *piece, size_t done)
      * is taken, so its faults are served like any load. */
     uint8_t buffer[GVA_PAGE_SIZE];
     memcpy(buffer, (const uint8_t *)ctx + done, piece->length);
+    /* A page this node is writing with plain stores takes the bytes too,
+     * or its next flush would send the older ones over them. */
+    ari_gva_t page = piece->page;
+    dirty_store_through(heap_address_of(page) + piece->offset, buffer, piece->length);
     dpu_request_t r = {.op = DPU_OP_WRITE, .page = piece->page, .offset = piece->offset,
                        .length = piece->length, .data = buffer};
     driver_result_t result;
@@ -384,27 +389,10 @@ int ari_get(void *dst, const void *src, size_t bytes)
 static int api_atomic(uint64_t *ptr, uint8_t op, uint64_t arg0, uint64_t arg1, uint64_t *old_out)
 {
     API_CHECK(node_fail(ARI_EINIT));
-    uint64_t address = (uint64_t)(uintptr_t)ptr;
-    if (address % 8 != 0)
-        return node_fail(ARI_EINVAL);
     if (api_range(ptr, 8) != ARI_OK)
         return node_fail(ARI_EFAULT);
-    api_piece_t piece;
-    int status = api_piece(address, address + 8, &piece);
-    if (status != ARI_OK)
-        return node_fail(status);
-    dpu_request_t r = {.op = DPU_OP_ATOMIC, .page = piece.page, .offset = piece.offset,
-                       .atomic_op = op, .arg0 = arg0, .arg1 = arg1};
-    driver_result_t result;
-    status = node_call(&r, NULL, &result);
-    if (status == ARI_OK)
-        status = node_see_own_write(piece.page, result.version);
-    if (status != ARI_OK)
-        return node_fail(status);
-    atomic_fetch_add_explicit(&node_g.atomics, 1, memory_order_relaxed);
-    if (old_out != NULL)
-        *old_out = result.value;
-    return ARI_OK;
+    int status = node_atomic((uint64_t)(uintptr_t)ptr, op, arg0, arg1, old_out);
+    return status == ARI_OK ? ARI_OK : node_fail(status);
 }
 
 int ari_fetch_add_u64(uint64_t *ptr, uint64_t add, uint64_t *old_out)
@@ -422,24 +410,4 @@ int ari_swap_u64(uint64_t *ptr, uint64_t value, uint64_t *old_out)
     return api_atomic(ptr, MSG_ATOMIC_SWAP, value, 0, old_out);
 }
 
-int ari_flush(void)
-{
-    API_CHECK(node_fail(ARI_EINIT));
-    int status = driver_failed(node_g.driver);
-    return status == ARI_OK ? ARI_OK : node_fail(status);
-}
 
-int ari_barrier(void)
-{
-    API_CHECK(node_fail(ARI_EINIT));
-    uint32_t idle = 0;
-    /* One arrival per node: a second thread's would count twice. */
-    if (!atomic_compare_exchange_strong(&node_g.barrier_busy, &idle, 1))
-        return node_fail(ARI_EBUSY);
-    int status = node_barrier();
-    atomic_store(&node_g.barrier_busy, 0);
-    if (status != ARI_OK)
-        return node_fail(status);
-    atomic_fetch_add_explicit(&node_g.barriers, 1, memory_order_relaxed);
-    return ARI_OK;
-}

@@ -37,6 +37,7 @@ typedef enum { SLOT_FREE = 0, SLOT_CLAIMED, SLOT_ASKED, SLOT_DONE } fault_slot_s
 typedef struct {
     _Atomic uint32_t state;
     uint64_t page;
+    bool write;
 } fault_slot_t;
 
 #ifndef UFFD_USER_MODE_ONLY
@@ -49,8 +50,8 @@ struct fault {
     int memfd;
     uint8_t *app_view, *dpu_view;
     int uffd, stop_fd;
-    pthread_t thread;
-    bool started;
+    pthread_t thread, segv_thread;
+    bool started, segv_started;
     fault_hooks_t hooks;
     struct sigaction old_segv;
     bool handler_installed;
@@ -74,7 +75,7 @@ static void fault_futex_wake(_Atomic uint32_t *word)
 
 /* In the SIGSEGV handler: hands the page to the fault thread and sleeps
  * until it is served. */
-static void fault_ask_thread(fault_t *f, uint64_t page)
+static void fault_ask_thread(fault_t *f, uint64_t page, bool write)
 {
     for (;;) {
         for (uint32_t i = 0; i < FAULT_SLOTS; i++) {
@@ -83,6 +84,7 @@ static void fault_ask_thread(fault_t *f, uint64_t page)
             if (!atomic_compare_exchange_strong(&slot->state, &free_state, SLOT_CLAIMED))
                 continue;
             slot->page = page;
+            slot->write = write;
             atomic_store(&slot->state, SLOT_ASKED);
             atomic_fetch_add(&f->asked, 1);
             fault_futex_wake(&f->asked);
@@ -138,14 +140,13 @@ static void fault_write_all(const char *text)
     }
 }
 
-/* A plain store into global memory: not allowed until runtime part 2. */
+/* A plain store with nobody to serve it (no write_fault hook). */
 __attribute__((noreturn)) static void fault_store_stop(const fault_t *f, uint64_t address)
 {
     char text[400];
     snprintf(text, sizeof text,
-             "ariadne: node %u: plain store to global memory at %#llx. Global memory is "
-             "written with ari_store() or the ari_*_u64 atomics (plain stores come with "
-             "runtime part 2); stopping.\n",
+             "ariadne: node %u: plain store to global memory at %#llx, which this node "
+             "cannot write (use ari_store() or the ari_*_u64 atomics); stopping.\n",
              f->hooks.node, (unsigned long long)address);
     fault_write_all(text);
     signal(SIGABRT, SIG_DFL);
@@ -183,13 +184,14 @@ static void fault_on_segv(int sig, siginfo_t *info, void *context)
     }
     uint64_t page = address & ~(FAULT_PAGE - 1);
     /* With userfaultfd every load is served there: a SIGSEGV is a store. */
-    if (f->mode == FAULT_UFFD || fault_is_write(context) || page == fault_last_page)
+    bool write = f->mode == FAULT_UFFD || fault_is_write(context) || page == fault_last_page;
+    if (write && f->hooks.write_fault == NULL)
         fault_store_stop(f, address);
 #if !defined(__x86_64__)
-    fault_last_page = page;
+    fault_last_page = write ? 0 : page;
 #endif
     atomic_fetch_add_explicit(&f->faults, 1, memory_order_relaxed);
-    fault_ask_thread(f, page);
+    fault_ask_thread(f, page, write);
 }
 
 static int fault_handler_install(fault_t *f)
@@ -265,7 +267,10 @@ static void *fault_thread_segv_main(void *arg)
             fault_slot_t *slot = &f->slots[i];
             if (atomic_load(&slot->state) != SLOT_ASKED)
                 continue;
-            f->hooks.resolve(f->hooks.ctx, slot->page);
+            if (slot->write)
+                f->hooks.write_fault(f->hooks.ctx, slot->page);
+            else
+                f->hooks.resolve(f->hooks.ctx, slot->page);
             atomic_store(&slot->state, SLOT_DONE);
             fault_futex_wake(&slot->state);
             served = true;
@@ -343,6 +348,22 @@ int fault_map(fault_t *f, uint64_t address, uint64_t bytes)
         (void)*p;
     }
     return fault_continue(f, address, bytes);
+}
+
+int fault_open_write(fault_t *f, uint64_t address, uint64_t bytes)
+{
+    (void)f;
+    int status = mprotect((void *)(uintptr_t)address, bytes, PROT_READ | PROT_WRITE);
+    if (status == 0)
+        return ARI_OK;
+    return errno == ENOMEM ? ARI_EMAPS : ARI_EINVAL;
+}
+
+int fault_close_write(fault_t *f, uint64_t address, uint64_t bytes)
+{
+    (void)f;
+    /* Dropping a permission never needs a new map entry; it may merge some. */
+    return mprotect((void *)(uintptr_t)address, bytes, PROT_READ) == 0 ? ARI_OK : ARI_EINVAL;
 }
 
 int fault_unmap(fault_t *f, uint64_t address, uint64_t bytes)
@@ -443,13 +464,16 @@ int fault_create(fault_mode_t mode, uint64_t base, uint64_t bytes, const fault_h
 
 int fault_start(fault_t *f)
 {
-    if (f->started)
+    if (f->segv_started)
         return ARI_OK;
-    if (pthread_create(&f->thread, NULL,
-                       f->mode == FAULT_UFFD ? fault_thread_main : fault_thread_segv_main,
-                       f) != 0)
+    /* The SIGSEGV faults (stores; loads too in mprotect mode) have a
+     * thread of their own, so a store waits on no userfaultfd read. */
+    if (pthread_create(&f->segv_thread, NULL, fault_thread_segv_main, f) != 0)
         return ARI_ENOMEM;
-    f->started = true;
+    f->segv_started = true;
+    if (f->mode == FAULT_UFFD && pthread_create(&f->thread, NULL, fault_thread_main, f) != 0)
+        return ARI_ENOMEM;
+    f->started = f->mode == FAULT_UFFD;
     return ARI_OK;
 }
 
@@ -457,10 +481,13 @@ void fault_destroy(fault_t *f)
 {
     if (f == NULL)
         return;
-    if (f->started) {
-        atomic_store(&f->stopping, true);
+    atomic_store(&f->stopping, true);
+    if (f->segv_started) {
         atomic_fetch_add(&f->asked, 1);
         fault_futex_wake(&f->asked);
+        pthread_join(f->segv_thread, NULL);
+    }
+    if (f->started) {
         uint64_t one = 1;
         if (write(f->stop_fd, &one, sizeof one) != (ssize_t)sizeof one)
             abort(); /* an eventfd write cannot fail here; the join would hang */

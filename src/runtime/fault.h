@@ -28,9 +28,12 @@
  *                   vm.max_map_count the whole view is closed again (pages
  *                   then re-fault cheaply) and, if even that fails, the
  *                   call reports ARI_EMAPS.
- * In both ways a store into the application's view is a SIGSEGV that
- * stops the program with a message naming ari_store (plain stores are
- * runtime part 2).
+ * In both ways the view is never writable until a page is written: a
+ * store is a SIGSEGV that the fault thread serves through `write_fault`
+ * (the runtime twins the page, src/runtime/dirty.c, then fault_open_write
+ * lets stores through until the next release point closes it again).
+ * Without a `write_fault` hook a store stops the program with a message
+ * naming ari_store.
  */
 #ifndef ARIADNE_RUNTIME_FAULT_H
 #define ARIADNE_RUNTIME_FAULT_H
@@ -47,6 +50,10 @@ typedef struct {
     /* A load faulted on the page at `page_address` (page-aligned, 4 KiB).
      * Must make it readable (fault_map) or end the process with a message. */
     void (*resolve)(void *ctx, uint64_t page_address);
+    /* Optional: a store faulted on that page. Must make it writable
+     * (fault_open_write) or end the process with a message. Called on the
+     * fault thread. */
+    void (*write_fault)(void *ctx, uint64_t page_address);
     /* For the message of a plain store: this node's id. */
     uint32_t node;
 } fault_hooks_t;
@@ -68,6 +75,11 @@ uint8_t *fault_dpu_address(fault_t *fault, uint64_t offset);
 /* Makes [address, address + bytes) readable in the application's view.
  * The pages must hold valid data. ARI_EMAPS near the map limit. */
 int fault_map(fault_t *fault, uint64_t address, uint64_t bytes);
+/* Lets stores into [address, address + bytes) through; the pages must be
+ * readable (fault_map). ARI_EMAPS near the map limit. */
+int fault_open_write(fault_t *fault, uint64_t address, uint64_t bytes);
+/* Makes stores into the range fault again (the pages stay readable). */
+int fault_close_write(fault_t *fault, uint64_t address, uint64_t bytes);
 /* Makes the range fault again on the next load (the data stays). */
 int fault_unmap(fault_t *fault, uint64_t address, uint64_t bytes);
 /* Forgets the range's data (frees the memory) and makes it fault again. */

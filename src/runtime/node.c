@@ -12,6 +12,8 @@
 
 #include "core/gva.h"
 #include "core/pcache.h"
+#include "dirty.h"
+#include "notice.h"
 
 node_t node_g = {.ctl_fd = -1, .count = 1, .heap_lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -87,6 +89,53 @@ int node_barrier(void)
     return node_call(&r, NULL, NULL);
 }
 
+int node_atomic(uint64_t address, uint8_t op, uint64_t arg0, uint64_t arg1, uint64_t *old_out)
+{
+    if (address % 8 != 0)
+        return ARI_EINVAL;
+    heap_place_t place;
+    ari_gva_t page;
+    int status = node_place((void *)(uintptr_t)address, &place, &page);
+    if (status == ARI_OK && place.kind != HEAP_KIND_PATHCACHE)
+        status = ARI_ENOTSUP;
+    /* The word's page dirty here: its diff first, or it would later send
+     * the word's older bytes over the atomic's result. */
+    if (status == ARI_OK && dirty_is(address & ~(uint64_t)(GVA_PAGE_SIZE - 1)))
+        status = dirty_flush(node_noticed);
+    if (status != ARI_OK)
+        return status;
+    dpu_request_t r = {.op = DPU_OP_ATOMIC, .page = page,
+                       .offset = (uint32_t)(address & (GVA_PAGE_SIZE - 1)), .atomic_op = op,
+                       .arg0 = arg0, .arg1 = arg1};
+    driver_result_t result;
+    status = node_call(&r, NULL, &result);
+    if (status == ARI_OK)
+        status = node_see_own_write(page, result.version);
+    if (status != ARI_OK)
+        return status;
+    atomic_fetch_add_explicit(&node_g.atomics, 1, memory_order_relaxed);
+    if (old_out != NULL)
+        *old_out = result.value;
+    return ARI_OK;
+}
+
+int node_get_u64(uint64_t address, uint64_t *value_out)
+{
+    heap_place_t place;
+    ari_gva_t page;
+    int status = node_place((void *)(uintptr_t)address, &place, &page);
+    if (status != ARI_OK)
+        return status;
+    dpu_request_t r = {.op = DPU_OP_GET, .page = page,
+                       .offset = (uint32_t)(address & (GVA_PAGE_SIZE - 1)), .length = 8};
+    return node_call(&r, (uint8_t *)value_out, NULL);
+}
+
+void node_noticed(ari_gva_t page, uint64_t version)
+{
+    notice_add(page, version);
+}
+
 /* ------------------------------------------------------------------------
  * Places and pages
  * ------------------------------------------------------------------------ */
@@ -114,6 +163,11 @@ static bool node_page_readable(dpu_t *dpu, ari_gva_t page)
 {
     pcache_entry_t *e = pcache_find(dpu_pcache(dpu), page);
     return e != NULL && (e->copy == PCACHE_COPY_MASTER || e->copy == PCACHE_COPY_VALID);
+}
+
+bool node_page_valid(ari_gva_t page)
+{
+    return node_page_readable(driver_dpu(node_g.driver), page);
 }
 
 /* The end of the run a fault at `address` may ask for. */
@@ -204,6 +258,7 @@ static int node_readable_step(const heap_place_t *place, uint64_t address, uint6
             p.machine = heap_collective_machine(&node_g.heap, p.alloc, p.offset);
         dpu_request_t r = {.op = DPU_OP_READ, .page = heap_page_gva(&p),
                            .pages = (uint32_t)((run_end - address) / GVA_PAGE_SIZE)};
+        r.min_version = notice_floor(r.page); /* a noticed write: not older than it */
         status = driver_submit(node_g.driver, t, &r, NULL);
         if (status != ARI_OK)
             driver_ticket_close(node_g.driver, t);
@@ -278,8 +333,17 @@ static void node_page_drop(void *ctx, ari_gva_t page)
 {
     (void)ctx;
     uint64_t address = heap_address_of(page);
-    if (address != 0)
-        fault_discard(node_g.fault, address, gva_page_size(page));
+    if (address == 0)
+        return;
+    dirty_page_drop(page); /* a dirty page's diff is kept for the next flush */
+    fault_discard(node_g.fault, address, gva_page_size(page));
+}
+
+static void node_page_write(void *ctx, ari_gva_t page, uint8_t *memory, uint32_t offset,
+                            const uint8_t *bytes, uint32_t length)
+{
+    (void)ctx;
+    dirty_page_write(page, memory, offset, bytes, length);
 }
 
 static void node_observe(void *ctx, const dpu_event_t *event)
@@ -288,7 +352,8 @@ static void node_observe(void *ctx, const dpu_event_t *event)
     if (event->kind != DPU_EVENT_INVALIDATE)
         return;
     uint64_t address = heap_address_of(event->page);
-    if (address != 0)
+    /* A dirty page stays mapped with this node's stores; its flush re-syncs it. */
+    if (address != 0 && !dirty_page_invalidated(event->page))
         fault_unmap(node_g.fault, address, gva_page_size(event->page));
 }
 
@@ -307,6 +372,12 @@ static void node_resolve(void *ctx, uint64_t page_address)
     if (n > 0 && write(STDERR_FILENO, text, (size_t)n) < 0)
         n = 0;
     _exit(status == ARI_EPEER ? 1 : 70);
+}
+
+static void node_write_fault(void *ctx, uint64_t page_address)
+{
+    (void)ctx;
+    dirty_write_fault(page_address);
 }
 
 /* ------------------------------------------------------------------------
@@ -442,14 +513,17 @@ static int node_start(char *error, size_t error_size)
     int status = node_fault_mode(&mode, error, error_size);
     if (status == ARI_OK)
         status = heap_init(&node_g.heap, node_g.id, node_g.count);
-    fault_hooks_t fh = {.resolve = node_resolve, .node = node_g.id};
+    if (status == ARI_OK)
+        status = dirty_init((uint32_t)node_env_u64("ARI_DIRTY_MAX", DIRTY_MAX_DEFAULT));
+    fault_hooks_t fh = {.resolve = node_resolve, .write_fault = node_write_fault,
+                        .node = node_g.id};
     if (status == ARI_OK)
         status = fault_create(mode, HEAP_BASE, HEAP_BYTES, &fh, &node_g.fault, error,
                               error_size);
     dpu_config_t config;
     node_dpu_config(&config);
     driver_hooks_t dh = {.page_memory = node_page_memory, .page_drop = node_page_drop,
-                         .observe = node_observe};
+                         .observe = node_observe, .page_write = node_page_write};
     if (status == ARI_OK)
         status = driver_create(node_g.ctl, node_g.id, &config, &dh, &node_g.driver, error,
                                error_size);
@@ -459,6 +533,8 @@ static int node_start(char *error, size_t error_size)
         status = node_heap_agree(error, error_size);
     if (status == ARI_OK)
         status = node_runtime_page();
+    if (status == ARI_OK)
+        status = notice_init(); /* the first allocation of this node's slot */
     if (status == ARI_OK) {
         atomic_store(&ctl_node(node_g.ctl, node_g.id)->state, CTL_NODE_JOINED);
         status = node_wait_joined();
@@ -474,6 +550,8 @@ static void node_teardown(void)
     node_g.driver = NULL;
     fault_destroy(node_g.fault);
     node_g.fault = NULL;
+    dirty_fini();
+    notice_fini();
     heap_destroy(&node_g.heap);
     if (node_g.ctl != NULL)
         ctl_detach(node_g.ctl);
@@ -585,7 +663,9 @@ static int node_drain(void)
 
 static int node_leave(void)
 {
-    int status = node_barrier();
+    int status = dirty_flush(node_noticed); /* no dirty byte is left behind */
+    if (status == ARI_OK)
+        status = node_barrier();
     if (status == ARI_OK)
         status = node_drop_all(-1, false);
     if (status == ARI_OK)

@@ -30,7 +30,7 @@ typedef struct {
     uint32_t readahead;
     ari_gva_t runtime_page;    /* the barrier word's page, born at node 0 */
     _Atomic uint32_t barrier_busy;
-    _Atomic uint64_t stores, gets, atomics, barriers, pages_mapped;
+    _Atomic uint64_t stores, gets, atomics, barriers, locks, pages_mapped;
 } node_t;
 
 extern node_t node_g;
@@ -56,5 +56,14 @@ int node_call_many(uint64_t count, void (*make)(void *ctx, uint64_t i, dpu_reque
                    void *ctx);
 /* The run-wide barrier (DPU_OP_BARRIER on the runtime page). */
 int node_barrier(void);
+/* An atomic on the aligned u64 at `address` (msg_atomic_op_t), after
+ * flushing the page if this node has it dirty. */
+int node_atomic(uint64_t address, uint8_t op, uint64_t arg0, uint64_t arg1, uint64_t *old_out);
+/* A fresh read of the u64 at `address` from its owner. */
+int node_get_u64(uint64_t address, uint64_t *value_out);
+/* Under the driver's lock: whether this node holds the page valid (or owns it). */
+bool node_page_valid(ari_gva_t page);
+/* A flushed diff's write notice (dirty_flush's callback). */
+void node_noticed(ari_gva_t page, uint64_t version);
 
 #endif /* ARIADNE_RUNTIME_NODE_H */

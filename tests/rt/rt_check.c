@@ -422,20 +422,170 @@ static int case_gvazero(void)
  * plainstore, badload: accesses that must stop the process
  * ------------------------------------------------------------------------ */
 
+/* A store into another node's slot where nothing was allocated: the
+ * owner says there is no such page, and the store stops the process. */
 static int case_plainstore(void)
 {
-    int me = ari_node_id();
-    volatile uint64_t *word = ari_alloc_all(PAGE, ARI_PATHCACHE);
-    CHECK(word != NULL);
-    /* Odd nodes store into a page they hold a replica of, even ones into
-     * an untouched page: both must stop. */
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint8_t *page = me == 0 ? ari_alloc(PAGE, ARI_PATHCACHE) : NULL;
+    CHECK(me != 0 || page != NULL);
+    void **pages = rt_publish(page);
+    volatile uint64_t *nowhere = (volatile uint64_t *)(void *)((uint8_t *)pages[0] + (64u << 20));
+    if (me == nodes - 1) {
+        fprintf(stderr, "plainstore: node %d: storing into %p\n", me, (void *)nowhere);
+        *nowhere = 42;
+        RT_FAIL("a plain store into unallocated global memory went through");
+    }
+    int status = ari_barrier(); /* the storer never comes */
+    printf("plainstore: node %d: ari_barrier: %s\n", me, ari_strerror(status));
+    return 3;
+}
+
+/* ------------------------------------------------------------------------
+ * stores ROUNDS: plain stores from every node into one page, published
+ * by barriers; flushstore ROUNDS: a store, a flush, a store
+ * ------------------------------------------------------------------------ */
+
+static uint64_t rt_mark(uint64_t round, uint64_t node, uint64_t k)
+{
+    return rt_pattern(round * 4099 + node * 64 + k) | 1;
+}
+
+static int case_stores(int argc, char **argv)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint64_t rounds = argc > 2 ? strtoull(argv[2], NULL, 10) : 50;
+    CHECK(nodes <= 64);
+    /* One page every node writes a different part of (false sharing), and
+     * a page per node that only its owner writes. */
+    uint64_t *shared = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    uint64_t *spread = ari_alloc_all((size_t)nodes * PAGE, ARI_SPREAD);
+    CHECK(shared != NULL && spread != NULL);
     if (me % 2 == 1)
-        CHECK_U64(*word, ==, 0);
+        CHECK_U64(shared[0], ==, 0); /* odd nodes write a page they hold a replica of */
     CHECK_OK(ari_barrier());
-    fprintf(stderr, "plainstore: node %d: storing into global memory at %p\n", me,
-            (void *)word);
-    *word = 42;
-    RT_FAIL("a plain store into global memory went through");
+    for (uint64_t r = 0; r < rounds; r++) {
+        for (uint64_t k = 0; k < 8; k++)
+            shared[(uint64_t)me * 8 + k] = rt_mark(r, (uint64_t)me, k);
+        /* Single bytes next to other nodes' bytes, in one word. */
+        ((volatile uint8_t *)&shared[WORDS_PER_PAGE - 1])[me % 8] = (uint8_t)(r + (uint64_t)me);
+        uint64_t *mine = spread + (size_t)me * WORDS_PER_PAGE;
+        for (uint64_t k = 0; k < WORDS_PER_PAGE; k += 7)
+            mine[k] = rt_mark(r, (uint64_t)me, k);
+        CHECK_OK(ari_barrier());
+        for (int n = 0; n < nodes; n++) {
+            for (uint64_t k = 0; k < 8; k++)
+                CHECK_U64(shared[(uint64_t)n * 8 + k], ==, rt_mark(r, (uint64_t)n, k));
+            if (n < 8)
+                CHECK_U64(((volatile uint8_t *)&shared[WORDS_PER_PAGE - 1])[n], ==,
+                          (uint8_t)(r + (uint64_t)n));
+            const uint64_t *theirs = spread + (size_t)n * WORDS_PER_PAGE;
+            for (uint64_t k = 0; k < WORDS_PER_PAGE; k += 7)
+                CHECK_U64(theirs[k], ==, rt_mark(r, (uint64_t)n, k));
+        }
+        CHECK_OK(ari_barrier()); /* everyone has checked before the next round writes */
+    }
+    printf("stores: node %d: %llu rounds of plain stores from %d nodes seen everywhere\n", me,
+           (unsigned long long)rounds, nodes);
+    return 0;
+}
+
+static int case_flushstore(int argc, char **argv)
+{
+    int me = ari_node_id();
+    uint64_t rounds = argc > 2 ? strtoull(argv[2], NULL, 10) : 50;
+    uint64_t *word = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    CHECK(word != NULL);
+    for (uint64_t r = 0; r < rounds; r++) {
+        /* Node 0 writes word 0, node 1 word 1, each twice around a flush:
+         * the echo of the first must not undo the second. */
+        if (me < 2) {
+            word[me] = 2 * r + 1;
+            CHECK_OK(ari_flush());
+            word[me] = 2 * r + 2;
+            CHECK_U64(word[me], ==, 2 * r + 2);
+        }
+        CHECK_OK(ari_barrier());
+        CHECK_U64(word[0], ==, 2 * r + 2);
+        if (ari_node_count() > 1)
+            CHECK_U64(word[1], ==, 2 * r + 2);
+        CHECK_OK(ari_barrier());
+    }
+    printf("flushstore: node %d: %llu rounds of store, flush, store kept the last value\n", me,
+           (unsigned long long)rounds);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * mutex ROUNDS: a counter and a log written with plain stores under a mutex
+ * ------------------------------------------------------------------------ */
+
+static int case_mutex(int argc, char **argv)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint64_t rounds = argc > 2 ? strtoull(argv[2], NULL, 10) : 100;
+    uint64_t total = rounds * (uint64_t)nodes;
+    /* The mutex alone in its page; the counter and the log elsewhere,
+     * spread so that the log's pages have different owners. */
+    ari_mutex_t *mutex = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    uint64_t *counter = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    uint64_t *log = ari_alloc_all((size_t)(total * 8 + PAGE), ARI_SPREAD);
+    CHECK(mutex != NULL && counter != NULL && log != NULL);
+    for (uint64_t i = 0; i < rounds; i++) {
+        CHECK_OK(ari_mutex_lock(mutex));
+        uint64_t c = *counter;
+        CHECK(c < total);
+        log[c] = (uint64_t)me + 1;
+        *counter = c + 1;
+        CHECK_OK(ari_mutex_unlock(mutex));
+    }
+    CHECK_OK(ari_barrier());
+    CHECK_U64(*counter, ==, total);
+    uint64_t *seen = calloc((size_t)nodes, sizeof *seen);
+    CHECK(seen != NULL);
+    for (uint64_t i = 0; i < total; i++) {
+        CHECK(log[i] >= 1 && log[i] <= (uint64_t)nodes);
+        seen[log[i] - 1]++;
+    }
+    for (int n = 0; n < nodes; n++)
+        CHECK_U64(seen[n], ==, rounds);
+    /* Errors: unlocking what this node does not hold. */
+    CHECK_ERR(ari_mutex_unlock(mutex), ARI_EPERM);
+    CHECK_OK(ari_barrier());
+    printf("mutex: node %d: counter %llu exact, every increment logged once\n", me,
+           (unsigned long long)*counter);
+    free(seen);
+    return 0;
+}
+
+/* sem: node 0 writes, then posts a permit per other node; each waits,
+ * then must see what node 0 wrote. */
+static int case_sem(int argc, char **argv)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint64_t rounds = argc > 2 ? strtoull(argv[2], NULL, 10) : 20;
+    ari_sem_t *sem = ari_alloc_all(PAGE, ARI_PATHCACHE);
+    uint64_t *data = ari_alloc_all(4 * PAGE, ARI_SPREAD);
+    CHECK(sem != NULL && data != NULL);
+    if (me == 0)
+        CHECK_OK(ari_sem_init(sem, 0));
+    CHECK_OK(ari_barrier());
+    for (uint64_t r = 0; r < rounds; r++) {
+        if (me == 0) {
+            for (uint64_t k = 0; k < 4 * WORDS_PER_PAGE; k += 61)
+                data[k] = rt_mark(r, 0, k);
+            for (int n = 1; n < nodes; n++)
+                CHECK_OK(ari_sem_post(sem));
+        } else {
+            CHECK_OK(ari_sem_wait(sem));
+            for (uint64_t k = 0; k < 4 * WORDS_PER_PAGE; k += 61)
+                CHECK_U64(data[k], ==, rt_mark(r, 0, k));
+        }
+        CHECK_OK(ari_barrier());
+    }
+    printf("sem: node %d: %llu rounds: every wait saw what the poster wrote\n", me,
+           (unsigned long long)rounds);
+    return 0;
 }
 
 static int case_badload(void)
@@ -706,7 +856,8 @@ static void usage(void)
             "usage: ariadne run -n N [--topo SPEC] rt_check CASE [ARGS]\n"
             "cases: counter [ROUNDS]  ryw [VALUES]  converge [WRITES]  order [COUNT]\n"
             "       where (on a ring)  errors  gvazero  plainstore  badload  syscall\n"
-            "       killed  single (without ariadne run)  threads [ROUNDS]  cold [MIB]\n");
+            "       killed  single (without ariadne run)  threads [ROUNDS]  cold [MIB]\n"
+            "       stores [ROUNDS]  flushstore [ROUNDS]  mutex [ROUNDS]  sem [ROUNDS]\n");
 }
 
 int main(int argc, char **argv)
@@ -724,7 +875,8 @@ int main(int argc, char **argv)
     }
     static const char *const known[] = {"counter", "ryw", "converge", "order", "where",
                                         "gvazero", "plainstore", "badload", "syscall", "killed",
-                                        "single", "threads", "cold"};
+                                        "single", "threads", "cold", "stores", "flushstore",
+                                        "mutex", "sem"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         found = found || strcmp(name, known[i]) == 0;
@@ -760,6 +912,14 @@ int main(int argc, char **argv)
         result = case_threads(argc, argv);
     else if (strcmp(name, "cold") == 0)
         result = case_cold(argc, argv);
+    else if (strcmp(name, "stores") == 0)
+        result = case_stores(argc, argv);
+    else if (strcmp(name, "flushstore") == 0)
+        result = case_flushstore(argc, argv);
+    else if (strcmp(name, "mutex") == 0)
+        result = case_mutex(argc, argv);
+    else if (strcmp(name, "sem") == 0)
+        result = case_sem(argc, argv);
     if (result != 0) {
         fflush(NULL);
         return result; /* a node that stops early: the run is ending anyway */
