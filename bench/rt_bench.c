@@ -113,6 +113,85 @@ static void bench_atomic(int me)
     check(ari_free(word), "ari_free");
 }
 
+/* Synchronisation: each figure beside a fetch-add round trip measured in
+ * the same run, so the protocol's own cost shows. */
+static double bench_median(double *lat, int n)
+{
+    qsort(lat, (size_t)n, sizeof lat[0], cmp_double);
+    return lat[n / 2];
+}
+
+static void bench_sync(int me)
+{
+    enum { N = 2000, CONTENDED = 2000 };
+    static double lat[N];
+    ari_mutex_t *mutex = ari_alloc_all(4096, 0);     /* a page of its own, node 0's */
+    uint64_t *data = ari_alloc_all(4096, 0);         /* what the critical section writes */
+    uint64_t *word = ari_alloc_all(4096, 0);
+    if (mutex == NULL || data == NULL || word == NULL)
+        check(ari_errno(), "ari_alloc_all");
+    double rtt = 0, lock = 0, lock_store = 0;
+    if (me == 1) {
+        for (int i = 0; i < N; i++) {
+            double t = now_ns();
+            check(ari_fetch_add_u64(word, 1, NULL), "ari_fetch_add_u64");
+            lat[i] = now_ns() - t;
+        }
+        rtt = bench_median(lat, N);
+        for (int i = 0; i < N; i++) {
+            double t = now_ns();
+            check(ari_mutex_lock(mutex), "ari_mutex_lock");
+            check(ari_mutex_unlock(mutex), "ari_mutex_unlock");
+            lat[i] = now_ns() - t;
+        }
+        lock = bench_median(lat, N);
+        for (int i = 0; i < N; i++) {
+            double t = now_ns();
+            check(ari_mutex_lock(mutex), "ari_mutex_lock");
+            data[0]++;
+            check(ari_mutex_unlock(mutex), "ari_mutex_unlock");
+            lat[i] = now_ns() - t;
+        }
+        lock_store = bench_median(lat, N);
+    }
+    check(ari_barrier(), "ari_barrier");
+    /* Both nodes contend: every round takes the mutex and increments. */
+    double start = now_ns();
+    for (int i = 0; i < CONTENDED; i++) {
+        check(ari_mutex_lock(mutex), "ari_mutex_lock");
+        data[1]++;
+        check(ari_mutex_unlock(mutex), "ari_mutex_unlock");
+    }
+    double contended = now_ns() - start;
+    check(ari_barrier(), "ari_barrier");
+    if (data[1] != 2u * CONTENDED) {
+        fprintf(stderr, "rt_bench: contended counter %llu, want %u\n",
+                (unsigned long long)data[1], 2u * CONTENDED);
+        exit(1);
+    }
+    for (int i = 0; i < N; i++) {
+        double t = now_ns();
+        check(ari_barrier(), "ari_barrier");
+        lat[i] = now_ns() - t;
+    }
+    double barrier = bench_median(lat, N);
+    if (me == 1) {
+        printf("sync: fetch-add round trip (node 1 -> node 0) median %.2f us: the reference\n",
+               rtt / 1e3);
+        printf("sync: uncontended lock+unlock from node 1 (mutex on node 0) median %.2f us "
+               "= %.1f round trips\n", lock / 1e3, lock / rtt);
+        printf("sync: lock + one plain store + unlock (fault, twin, diff, notice) median "
+               "%.2f us = %.1f round trips\n", lock_store / 1e3, lock_store / rtt);
+        printf("sync: 2 nodes contending, %d lock/store/unlock each: %.0f handoffs/s, "
+               "%.2f us per critical section = %.1f round trips [counter checked]\n",
+               CONTENDED, 2.0 * CONTENDED / (contended / 1e9), contended / (2.0 * CONTENDED) / 1e3,
+               contended / (2.0 * CONTENDED) / rtt);
+        printf("sync: barrier of 2 nodes median %.2f us = %.1f round trips\n", barrier / 1e3,
+               barrier / rtt);
+    }
+    check(ari_barrier(), "ari_barrier");
+}
+
 static void bench_cold(int me, size_t mib)
 {
     size_t bytes = mib << 20;
@@ -175,6 +254,8 @@ int main(int argc, char **argv)
         bench_read(me);
     if (all || strcmp(which, "atomic") == 0)
         bench_atomic(me);
+    if (all || strcmp(which, "sync") == 0)
+        bench_sync(me);
     if (all || strcmp(which, "cold") == 0)
         bench_cold(me, mib);
     check(ari_finalize(), "ari_finalize");

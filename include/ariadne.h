@@ -265,6 +265,20 @@ int ari_sem_wait(ari_sem_t *s);
 /* Publishes this node's writes and gives a permit back. */
 int ari_sem_post(ari_sem_t *s);
 
+/* This node's counters so far, for programs that report what the protocol
+ * did (examples/kvstore prints them). */
+typedef struct {
+    uint64_t messages_out, messages_in, bytes_out; /* on this node's links */
+    uint64_t read_faults, write_faults;            /* first loads and first stores */
+    uint64_t flushes, diffs, diff_bytes;           /* release points and what they sent */
+    uint64_t notices_published, notices_absorbed, resyncs, fallbacks;
+    uint64_t atomics, locks, barriers;
+    uint64_t entries, masters, replicas, relays;   /* the path cache now: every entry,
+                                                    * pages owned, valid replicas, and
+                                                    * entries that only route others' */
+} ari_stats_t;
+int ari_stats(ari_stats_t *stats_out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -575,6 +575,35 @@ TEST_FN(rt_examples)
     rt_free(&run);
 }
 
+/* The key-value store checks itself (every key once, no lost update) on
+ * 2 to 8 nodes, on a mesh and a ring. */
+TEST_FN(rt_kvstore)
+{
+    const char *build = getenv("ARI_BUILD") != NULL ? getenv("ARI_BUILD") : "build";
+    char kvstore[PATH_MAX];
+    snprintf(kvstore, sizeof kvstore, "%s/examples/kvstore", build);
+    static const char *const shapes[][3] = {{"2", "mesh", "3000"}, {"4", "mesh", "1500"},
+                                            {"5", "ring", "600"}, {"8", "ring", "300"}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        rt_run_t run;
+        rt_launch(&run, NULL, "-n", shapes[i][0], "--topo", shapes[i][1], kvstore, "--keys",
+                  "2000", "--buckets", "64", "--ops", shapes[i][2], "--read-pct", "80", NULL);
+        if (run.status != 0)
+            RT_FAIL_RUN(&run, "examples/kvstore on %s nodes (%s) failed", shapes[i][0],
+                        shapes[i][1]);
+        RT_HAS(&run, run.out, "[0] kvstore: node 0: verified 2000 keys");
+        RT_HAS(&run, run.out, "ops/s");
+        rt_free(&run);
+    }
+    /* A bad argument is refused with the usage line. */
+    rt_run_t run;
+    rt_launch(&run, NULL, "-n", "2", kvstore, "--keys", "many", NULL);
+    if (run.status == 0)
+        RT_FAIL_RUN(&run, "kvstore --keys many: want a failure");
+    RT_HAS(&run, run.err, "usage: ariadne run -n N kvstore");
+    rt_free(&run);
+}
+
 /* ------------------------------------------------------------------------
  * An unprivileged user
  * ------------------------------------------------------------------------ */

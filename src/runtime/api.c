@@ -11,6 +11,7 @@
 #include "core/pcache.h"
 #include "dirty.h"
 #include "node.h"
+#include "notice.h"
 
 #define API_CHECK(fail_value)                                                         \
     do {                                                                              \
@@ -411,3 +412,49 @@ int ari_swap_u64(uint64_t *ptr, uint64_t value, uint64_t *old_out)
 }
 
 
+
+/* ------------------------------------------------------------------------
+ * Statistics
+ * ------------------------------------------------------------------------ */
+
+static void api_count_entry(void *ctx, pcache_entry_t *entry)
+{
+    ari_stats_t *s = ctx;
+    s->entries++;
+    s->masters += entry->copy == PCACHE_COPY_MASTER;
+    s->replicas += entry->copy == PCACHE_COPY_VALID;
+    s->relays += entry->copy == PCACHE_COPY_NONE;
+}
+
+int ari_stats(ari_stats_t *stats_out)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    if (stats_out == NULL)
+        return node_fail(ARI_EINVAL);
+    ari_stats_t s;
+    memset(&s, 0, sizeof s);
+    driver_lock(node_g.driver);
+    dpu_t *dpu = driver_dpu(node_g.driver);
+    const dpu_stats_t *d = dpu_stats(dpu);
+    s.messages_out = d->messages_out;
+    s.messages_in = d->messages_in;
+    s.bytes_out = d->bytes_out;
+    pcache_each(dpu_pcache(dpu), api_count_entry, &s);
+    driver_unlock(node_g.driver);
+    dirty_stats_t ds = dirty_stats();
+    notice_stats_t ns = notice_stats();
+    s.write_faults = ds.write_faults;
+    s.read_faults = fault_count(node_g.fault) - ds.write_faults;
+    s.flushes = ds.flushes;
+    s.diffs = ds.diffs;
+    s.diff_bytes = ds.diff_bytes;
+    s.notices_published = ns.published;
+    s.notices_absorbed = ns.absorbed;
+    s.resyncs = ns.resyncs;
+    s.fallbacks = ns.fallbacks;
+    s.atomics = atomic_load(&node_g.atomics);
+    s.locks = atomic_load(&node_g.locks);
+    s.barriers = atomic_load(&node_g.barriers);
+    *stats_out = s;
+    return ARI_OK;
+}

@@ -122,7 +122,9 @@ static void dirty_remove(dirty_entry_t *e)
         dirty_g.entries[at] = dirty_g.entries[last];
         dirty_index_put(dirty_g.entries[at].address, at + 1);
     }
-    atomic_store_explicit(&dirty_g.count, last, memory_order_relaxed);
+    /* Release: a DPU step that then finds no dirty page and writes the page
+     * without the lock comes after this entry's diff was taken. */
+    atomic_store_explicit(&dirty_g.count, last, memory_order_release);
 }
 
 /* ------------------------------------------------------------------------

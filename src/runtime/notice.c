@@ -1,8 +1,8 @@
 /*
  * notice — write notices in per-node logs in global memory (notice.h).
  *
- * Locks: notice_g.lock alone, or after the driver's lock (notice_floor
- * runs under it); never the other way round.
+ * Locks: publish_lock, then the driver's lock, then notice_g.lock
+ * (notice_floor runs under the driver's); never the other way round.
  */
 #include "notice.h"
 
@@ -30,16 +30,16 @@ typedef struct {
 } notice_t;
 
 static struct {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock, publish_lock;
     uint64_t board;        /* this node's board: heap offset */
-    uint64_t head;         /* entries appended to this node's log */
+    uint64_t head;         /* entries appended to this node's log (publish_lock) */
     notice_t *pending;
     uint32_t pending_count;
     bool overflow;         /* more pending than a log holds: publish a fallback */
     uint64_t *seen;        /* per node: its log entries absorbed so far */
     notice_t *known;       /* open addressing by page */
     _Atomic uint64_t published, absorbed, resyncs, forwarded, fallbacks;
-} notice_g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} notice_g = {.lock = PTHREAD_MUTEX_INITIALIZER, .publish_lock = PTHREAD_MUTEX_INITIALIZER};
 
 notice_stats_t notice_stats(void)
 {
@@ -218,13 +218,24 @@ static void notice_board_write(uint64_t offset, const uint8_t *bytes, uint32_t l
 
 int notice_publish(uint64_t *head_out)
 {
+    pthread_mutex_lock(&notice_g.publish_lock);
     pthread_mutex_lock(&notice_g.lock);
     uint32_t n = notice_g.pending_count;
     bool overflow = notice_g.overflow;
     notice_t fallback = {.version = NOTICE_FALLBACK};
-    notice_t *list = overflow ? &fallback : notice_g.pending;
+    notice_t *list = overflow ? &fallback : malloc((n > 0 ? n : 1) * sizeof *list);
+    if (list == NULL) {
+        pthread_mutex_unlock(&notice_g.lock);
+        pthread_mutex_unlock(&notice_g.publish_lock);
+        return ARI_ENOMEM; /* the notices stay pending */
+    }
     if (overflow)
         n = 1;
+    else
+        memcpy(list, notice_g.pending, n * sizeof *list);
+    notice_g.pending_count = 0;
+    notice_g.overflow = false;
+    pthread_mutex_unlock(&notice_g.lock);
     driver_lock(node_g.driver);
     for (uint32_t i = 0; i < n; i++) {
         uint8_t entry[NOTICE_ENTRY_BYTES];
@@ -236,10 +247,10 @@ int notice_publish(uint64_t *head_out)
     msg_put64(head, notice_g.head);
     notice_board_write(0, head, sizeof head);
     driver_unlock(node_g.driver);
-    notice_g.pending_count = 0;
-    notice_g.overflow = false;
     *head_out = notice_g.head;
-    pthread_mutex_unlock(&notice_g.lock);
+    pthread_mutex_unlock(&notice_g.publish_lock);
+    if (!overflow)
+        free(list);
     atomic_fetch_add_explicit(&notice_g.published, n, memory_order_relaxed);
     return ARI_OK;
 }

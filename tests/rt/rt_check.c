@@ -673,10 +673,17 @@ static int case_killed(void)
     uint64_t *word = (uint64_t *)(void *)(base + (size_t)(nodes - 1) * PAGE); /* node N-1's */
     CHECK_OK(ari_fetch_add_u64(word, 1, NULL));
     CHECK_OK(ari_barrier());
+    /* A barrier reads the others' write notices after everyone arrives:
+     * node N-1 dies only once every other node is past it. */
     if (me == nodes - 1) {
+        uint64_t past = 0;
+        double waited = rt_now_s();
+        while (past < (uint64_t)nodes - 1 && rt_now_s() - waited < 20.0)
+            CHECK_OK(ari_get(&past, &word[1], sizeof past));
         kill(getpid(), SIGKILL);
         pause();
     }
+    CHECK_OK(ari_fetch_add_u64(&word[1], 1, NULL));
     double start = rt_now_s();
     uint64_t calls = 0;
     for (;;) {
