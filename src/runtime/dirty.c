@@ -386,7 +386,8 @@ static dirty_out_t *dirty_collect(uint32_t *count_out)
             if (outs[n].length > 0)
                 n++;
         }
-        memcpy(outs + n, dirty_g.orphans, dirty_g.orphan_count * sizeof *outs);
+        if (dirty_g.orphan_count > 0)
+            memcpy(outs + n, dirty_g.orphans, dirty_g.orphan_count * sizeof *outs);
         n += dirty_g.orphan_count;
         dirty_g.orphan_count = 0;
     }
