@@ -339,8 +339,7 @@ static int api_store_piece(void *ctx, const api_piece_t *piece, size_t done)
     memcpy(buffer, (const uint8_t *)ctx + done, piece->length);
     /* A page this node is writing with plain stores takes the bytes too,
      * or its next flush would send the older ones over them. */
-    ari_gva_t page = piece->page;
-    dirty_store_through(heap_address_of(page) + piece->offset, buffer, piece->length);
+    dirty_store_through(heap_address_of(piece->page) + piece->offset, buffer, piece->length);
     dpu_request_t r = {.op = DPU_OP_WRITE, .page = piece->page, .offset = piece->offset,
                        .length = piece->length, .data = buffer};
     driver_result_t result;

@@ -9,7 +9,6 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include "core/gva.h"
 #include "core/pcache.h"
 #include "node.h"
+#include "notice.h"
 
 #define DIRTY_PAGE GVA_PAGE_SIZE
 #define DIRTY_BATCH 64u       /* diffs in flight at once */
@@ -329,7 +329,7 @@ void dirty_page_drop(ari_gva_t page)
  * ------------------------------------------------------------------------ */
 
 /* Sends a batch of diffs, one ticket each, and waits for their versions. */
-static int dirty_send(dirty_out_t *outs, uint32_t n, void (*noticed)(ari_gva_t, uint64_t))
+static int dirty_send(dirty_out_t *outs, uint32_t n)
 {
     driver_ticket_t tickets[DIRTY_BATCH];
     int submitted[DIRTY_BATCH];
@@ -357,8 +357,7 @@ static int dirty_send(dirty_out_t *outs, uint32_t n, void (*noticed)(ari_gva_t, 
         if (s == ARI_OK) {
             atomic_fetch_add_explicit(&dirty_g.diffs, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&dirty_g.diff_bytes, outs[i].length, memory_order_relaxed);
-            if (noticed != NULL)
-                noticed(outs[i].page, result.version);
+            notice_add(outs[i].page, result.version);
             if (outs[i].stale)
                 s = node_see_own_write(outs[i].page, result.version);
         }
@@ -396,14 +395,14 @@ static dirty_out_t *dirty_collect(uint32_t *count_out)
     return outs;
 }
 
-int dirty_flush(void (*noticed)(ari_gva_t page, uint64_t version))
+int dirty_flush(void)
 {
     pthread_mutex_lock(&dirty_g.flush_lock);
     uint32_t n = 0;
     dirty_out_t *outs = dirty_collect(&n);
     int status = ARI_OK;
     for (uint32_t at = 0; at < n && status == ARI_OK; at += DIRTY_BATCH)
-        status = dirty_send(outs + at, n - at < DIRTY_BATCH ? n - at : DIRTY_BATCH, noticed);
+        status = dirty_send(outs + at, n - at < DIRTY_BATCH ? n - at : DIRTY_BATCH);
     for (uint32_t i = 0; i < n; i++)
         free(outs[i].diff);
     free(outs);
@@ -415,17 +414,6 @@ int dirty_flush(void (*noticed)(ari_gva_t page, uint64_t version))
 /* ------------------------------------------------------------------------
  * Write faults
  * ------------------------------------------------------------------------ */
-
-__attribute__((noreturn)) static void dirty_die(uint64_t address, int status)
-{
-    char text[300];
-    int n = snprintf(text, sizeof text, "ariadne: node %u: a store to global memory at %#llx "
-                                        "failed: %s; stopping\n", node_g.id,
-                     (unsigned long long)address, ari_strerror(status));
-    if (n > 0 && write(STDERR_FILENO, text, (size_t)n) < 0)
-        n = 0;
-    _exit(status == ARI_EPEER ? 1 : 70);
-}
 
 /* Under both locks: twins a valid page and opens it for writing. */
 static int dirty_open(uint64_t address, ari_gva_t page)
@@ -454,11 +442,11 @@ void dirty_write_fault(uint64_t address)
     ari_gva_t page;
     int status = node_place((const void *)(uintptr_t)address, &place, &page);
     if (status != ARI_OK)
-        dirty_die(address, status);
+        node_stop("store to", address, status);
     for (uint32_t attempt = 0; attempt < DIRTY_ATTEMPTS; attempt++) {
         status = node_make_readable(address, DIRTY_PAGE, false);
         if (status != ARI_OK)
-            dirty_die(address, status);
+            node_stop("store to", address, status);
         driver_lock(node_g.driver);
         pthread_mutex_lock(&dirty_g.lock);
         bool full = false;
@@ -475,9 +463,9 @@ void dirty_write_fault(uint64_t address)
         if (status == ARI_OK && !full)
             return;
         if (full || status == ARI_EMAPS) /* flushing closes pages and frees map entries */
-            status = dirty_flush(node_noticed);
+            status = dirty_flush();
         if (status != ARI_OK && status != DIRTY_AGAIN && status != ARI_EMAPS)
-            dirty_die(address, status);
+            node_stop("store to", address, status);
     }
-    dirty_die(address, ARI_EBUSY);
+    node_stop("store to", address, ARI_EBUSY);
 }

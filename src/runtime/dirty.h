@@ -56,9 +56,10 @@ void dirty_store_through(uint64_t address, const uint8_t *bytes, uint32_t length
 bool dirty_is(uint64_t page_address);
 
 /* Sends every dirty page's diff to its owner and waits for the answers;
- * `noticed` gets each page's new version (the write notices). Flushes are
- * serialised: one that returns covers every store made before it began. */
-int dirty_flush(void (*noticed)(ari_gva_t page, uint64_t version));
+ * each page's new version becomes a pending write notice (notice_add).
+ * Flushes are serialised: one that returns covers every store made before
+ * it began. */
+int dirty_flush(void);
 
 /* Counters for statistics. */
 typedef struct {

@@ -101,7 +101,7 @@ int node_atomic(uint64_t address, uint8_t op, uint64_t arg0, uint64_t arg1, uint
     /* The word's page dirty here: its diff first, or it would later send
      * the word's older bytes over the atomic's result. */
     if (status == ARI_OK && dirty_is(address & ~(uint64_t)(GVA_PAGE_SIZE - 1)))
-        status = dirty_flush(node_noticed);
+        status = dirty_flush();
     if (status != ARI_OK)
         return status;
     dpu_request_t r = {.op = DPU_OP_ATOMIC, .page = page,
@@ -131,10 +131,6 @@ int node_get_u64(uint64_t address, uint64_t *value_out)
     return node_call(&r, (uint8_t *)value_out, NULL);
 }
 
-void node_noticed(ari_gva_t page, uint64_t version)
-{
-    notice_add(page, version);
-}
 
 /* ------------------------------------------------------------------------
  * Places and pages
@@ -363,12 +359,16 @@ static void node_resolve(void *ctx, uint64_t page_address)
 {
     (void)ctx;
     int status = node_make_readable(page_address, 1, true);
-    if (status == ARI_OK)
-        return;
+    if (status != ARI_OK)
+        node_stop("load from", page_address, status);
+}
+
+void node_stop(const char *access, uint64_t address, int status)
+{
     char text[300];
-    int n = snprintf(text, sizeof text, "ariadne: node %u: a load from global memory at %#llx "
-                                        "failed: %s; stopping\n", node_g.id,
-                     (unsigned long long)page_address, ari_strerror(status));
+    int n = snprintf(text, sizeof text, "ariadne: node %u: a %s global memory at %#llx "
+                                        "failed: %s; stopping\n", node_g.id, access,
+                     (unsigned long long)address, ari_strerror(status));
     if (n > 0 && write(STDERR_FILENO, text, (size_t)n) < 0)
         n = 0;
     _exit(status == ARI_EPEER ? 1 : 70);
@@ -663,7 +663,7 @@ static int node_drain(void)
 
 static int node_leave(void)
 {
-    int status = dirty_flush(node_noticed); /* no dirty byte is left behind */
+    int status = dirty_flush(); /* no dirty byte is left behind */
     if (status == ARI_OK)
         status = node_barrier();
     if (status == ARI_OK)

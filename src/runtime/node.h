@@ -63,7 +63,8 @@ int node_atomic(uint64_t address, uint8_t op, uint64_t arg0, uint64_t arg1, uint
 int node_get_u64(uint64_t address, uint64_t *value_out);
 /* Under the driver's lock: whether this node holds the page valid (or owns it). */
 bool node_page_valid(ari_gva_t page);
-/* A flushed diff's write notice (dirty_flush's callback). */
-void node_noticed(ari_gva_t page, uint64_t version);
+/* A load or store (`access`) that faulted and cannot be served: it has no
+ * caller to return an error to, so the process stops, saying why. */
+__attribute__((noreturn)) void node_stop(const char *access, uint64_t address, int status);
 
 #endif /* ARIADNE_RUNTIME_NODE_H */

@@ -291,7 +291,7 @@ static void notice_collect_valid(void *ctx, pcache_entry_t *entry)
 static int notice_fallback(void)
 {
     atomic_fetch_add_explicit(&notice_g.fallbacks, 1, memory_order_relaxed);
-    int status = dirty_flush(notice_add);
+    int status = dirty_flush();
     if (status != ARI_OK)
         return status;
     driver_lock(node_g.driver);

@@ -37,7 +37,7 @@
 int notice_init(void);
 void notice_fini(void);
 
-/* A flushed diff's version (dirty_flush's callback). */
+/* A flushed diff's version (dirty_flush calls it). */
 void notice_add(ari_gva_t page, uint64_t version);
 /* Appends the pending notices to this node's log; *head_out is the log's
  * head after them, what the release hands on. */

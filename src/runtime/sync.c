@@ -41,7 +41,7 @@ static int sync_check(const void *ptr)
 /* A release: this node's writes to their owners, their notices to its log. */
 static int sync_release(uint64_t *head_out)
 {
-    int status = dirty_flush(node_noticed);
+    int status = dirty_flush();
     if (status == ARI_OK)
         status = notice_publish(head_out);
     return status;
@@ -67,7 +67,7 @@ int ari_flush(void)
     if (status == ARI_OK)
         status = driver_failed(node_g.driver);
     if (status == ARI_OK)
-        status = dirty_flush(node_noticed);
+        status = dirty_flush();
     return status == ARI_OK ? ARI_OK : node_fail(status);
 }
 
