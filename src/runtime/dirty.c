@@ -194,21 +194,28 @@ static uint8_t *dirty_memory(uint64_t address)
  * ------------------------------------------------------------------------ */
 
 /* Bytes this node has not stored since the twin take the new value; the
- * twin takes it always. Whole aligned words are stored, so a reader never
- * sees a torn u64. */
+ * twin takes it always. The page is open for writing, so the application
+ * may store into the same word meanwhile: each word is replaced by a CAS,
+ * recomputed if a store got in first, so no store of its bytes is undone
+ * and a reader never sees a torn u64. */
 static void dirty_merge(uint8_t *page, uint8_t *twin, uint32_t offset, const uint8_t *bytes,
                         uint32_t length)
 {
     uint32_t end = offset + length;
     for (uint32_t word = offset & ~7u; word < end; word += 8) {
-        uint64_t value = __atomic_load_n((uint64_t *)(void *)(page + word), __ATOMIC_RELAXED);
-        uint8_t *v = (uint8_t *)&value;
-        for (uint32_t b = word < offset ? offset : word; b < word + 8 && b < end; b++) {
-            if (v[b - word] == twin[b])
-                v[b - word] = bytes[b - offset];
-            twin[b] = bytes[b - offset];
-        }
-        __atomic_store_n((uint64_t *)(void *)(page + word), value, __ATOMIC_RELAXED);
+        uint64_t *target = (uint64_t *)(void *)(page + word);
+        uint32_t from = word < offset ? offset : word, to = word + 8 < end ? word + 8 : end;
+        uint64_t old = __atomic_load_n(target, __ATOMIC_RELAXED), value;
+        do {
+            value = old;
+            uint8_t *v = (uint8_t *)&value;
+            for (uint32_t b = from; b < to; b++) {
+                if (v[b - word] == twin[b])
+                    v[b - word] = bytes[b - offset];
+            }
+        } while (!__atomic_compare_exchange_n(target, &old, value, false, __ATOMIC_RELAXED,
+                                              __ATOMIC_RELAXED));
+        memcpy(twin + from, bytes + (from - offset), to - from);
     }
 }
 
