@@ -131,7 +131,8 @@ int ari_gva_parse(const char *text, ari_gva_t *gva_out);
 
 /* Allocation flags. */
 #define ARI_PATHCACHE 0u       /* the default: path-cache coherence (replicas, write-through) */
-#define ARI_OWNERSHIP 0x1u     /* ownership pages: one copy, moved by faults (runtime part 2) */
+#define ARI_OWNERSHIP 0x1u     /* ownership pages: one copy, moved by faults; sequentially
+                                * consistent (DESIGN §5, docs/MEMORY-MODEL.md) */
 #define ARI_HUGE 0x2u          /* 2 MiB pages: needs huge pages reserved on the host */
 #define ARI_SPREAD 0x4u        /* ari_alloc_all: page i's owner is node i mod N */
 
@@ -169,9 +170,19 @@ int ari_node_count(void);
 
 /* Allocates global memory whose pages this node owns, zero-filled. The
  * size is rounded up to whole pages (4 KiB; 2 MiB with ARI_HUGE). Flags:
- * ARI_PATHCACHE or ARI_HUGE. NULL and ari_errno(): ARI_EINVAL (size 0,
- * unknown flags, ARI_SPREAD), ARI_ENOMEM (past --mem or the heap),
- * ARI_ENOTSUP (ARI_OWNERSHIP before part 2, ARI_HUGE without huge pages). */
+ * ARI_PATHCACHE, ARI_OWNERSHIP or ARI_HUGE. NULL and ari_errno():
+ * ARI_EINVAL (size 0, unknown flags, ARI_SPREAD, ARI_OWNERSHIP with
+ * ARI_HUGE), ARI_ENOMEM (past --mem or the heap), ARI_ENOTSUP (ARI_HUGE
+ * without huge pages reserved on the host).
+ *
+ * Ownership pages have one copy, mapped read-write at its owner only: any
+ * load or store elsewhere faults, and the page moves to the faulting node
+ * (it stays there at least a short hold, ARI_HOLD_US, default 50 us, so
+ * the access runs). Every access sees the one copy: sequential
+ * consistency, no flush or lock needed for visibility. ari_store, ari_get
+ * and the atomics on them are the same plain accesses. Best for data one
+ * node works on at a time; a page written by many nodes at once moves on
+ * every access. */
 void *ari_alloc(size_t bytes, unsigned flags);
 /* Collective: every node calls it with the same arguments in the same
  * order and gets the same pointer. Pages are owned by node 0, or with
@@ -264,6 +275,24 @@ int ari_sem_init(ari_sem_t *s, unsigned value);
 int ari_sem_wait(ari_sem_t *s);
 /* Publishes this node's writes and gives a permit back. */
 int ari_sem_post(ari_sem_t *s);
+
+/* Takes ownership of the pages covering [ptr, ptr + bytes) and pins them
+ * here: no other node can take them until ari_release, or until the pin
+ * limit (ARI_PIN_MS, default 100 ms) runs out, when the DPU unpins them and
+ * counts a host fault (the pages then move on demand again; nothing is
+ * lost, but the exclusivity has ended). Pages are taken in address order,
+ * so nodes acquiring overlapping ranges do not deadlock. A release point
+ * first (this node's plain stores are flushed). Works on ownership and
+ * path-cache pages (a path-cache page's master moves here; its replicas
+ * stay). Acquiring pages pinned here already is a no-op. ARI_EFAULT for a
+ * range outside allocated memory, ARI_ENOTSUP for ARI_HUGE pages, ARI_ENOMEM
+ * past DPU_ARBITER_PAGES (4096) pinned pages, ARI_ETIMEDOUT when a page
+ * cannot be had within the run's limit, ARI_EPEER when the run is ending. */
+int ari_acquire(void *ptr, size_t bytes);
+/* A release point (this node's plain stores are flushed), then unpins the
+ * pages of the range; queued acquirers get them in order. ARI_EPERM when a
+ * page of the range is not pinned here (the others are still released). */
+int ari_release(void *ptr, size_t bytes);
 
 /* This node's counters so far, for programs that report what the protocol
  * did (examples/kvstore prints them). */

@@ -109,7 +109,7 @@ static void net_init(net_t *net, const char *spec, uint32_t cache)
         config.route = net->route;
         config.pcache_capacity = cache;
         dpu_world_t world = {&net->ctx[n], net_send, net_memory, net_drop, net_complete, NULL, NULL,
-                             NULL};
+                             NULL, NULL};
         CHECK_OK(dpu_create(&config, &world, &net->dpu[n]));
     }
 }

@@ -454,6 +454,17 @@ TEST_FN(rt_sem)
     rt_case_ok(NULL, NULL, 4, NULL, "--topo", "ring", "@rt", "sem", "10", NULL);
 }
 
+/* Ownership pages taken in turns see every earlier write; pinned pages
+ * (ownership and path-cache) give exact non-atomic counters; direct
+ * atomics on ownership pages are exact. */
+TEST_FN(rt_owned)
+{
+    rt_case_ok(NULL, NULL, 2, NULL, "@rt", "owned", "60", NULL);
+    rt_case_ok(NULL, NULL, 4, NULL, "@rt", "owned", "30", NULL);
+    rt_case_ok(NULL, NULL, 8, NULL, "--topo", "ring", "@rt", "owned", "12", NULL);
+    rt_case_ok("mprotect", "mprotect", 3, NULL, "@rt", "owned", "30", NULL);
+}
+
 /* A load from global memory nobody allocated stops the process with a
  * message: from another node's slot (the owner says no such page) and
  * from this node's own (a run of one). */

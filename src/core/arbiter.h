@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     ari_gva_t page;
     bool pinned;
+    bool held;                  /* the pin is a DPU_ACQUIRE_HOLD: it ends silently */
     uint64_t pin_deadline_ns;
     uint32_t count;             /* waiters[0 .. count) in order */
     arbiter_waiter_t *waiters;  /* queue_max of them */

@@ -43,6 +43,7 @@ void dpu_config_default(dpu_config_t *config)
     config->page_bytes_max = GVA_PAGE_SIZE;
     config->pin_ns_max = 100000000ull;        /* 100 ms (DESIGN §5) */
     config->acquire_timeout_ns = 10000000000ull; /* 10 s */
+    config->own_hold_ns = 50000;                  /* 50 us: a woken thread's access */
     config->queue_max = 64;
     config->crumbs_max = 65536;
 }

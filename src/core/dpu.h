@@ -58,6 +58,10 @@ typedef enum {
 #define DPU_ACQUIRE_PIN 0x01u /* ACQUIRE: pin until RELEASE (at most pin_ns_max) */
 #define DPU_WRITE_DIFF 0x02u  /* WRITE: data is a diff (diff.h) of `length` bytes, offset 0:
                                * one version for all its runs */
+#define DPU_ACQUIRE_HOLD 0x04u /* ACQUIRE: keep the page for own_hold_ns before it moves on,
+                                * so the access whose fault asked for it gets to run (a
+                                * page handed on at once would make faulting nodes livelock).
+                                * Not a pin: it ends by itself, silently */
 
 typedef struct {
     dpu_op_t op;
@@ -147,6 +151,11 @@ typedef struct {
      * right (src/runtime/dirty.c). */
     void (*page_write)(void *ctx, ari_gva_t page, uint8_t *memory, uint32_t offset,
                        const uint8_t *bytes, uint32_t length);
+    /* Optional (NULL: nothing to do): this node's master is about to be
+     * sent away by an ownership transfer. The host must stop touching it
+     * before its bytes are read (DESIGN §5: the owner unmaps the master),
+     * or a store landing between the copy and page_drop would be lost. */
+    void (*page_leave)(void *ctx, ari_gva_t page);
 } dpu_world_t;
 
 typedef struct {
@@ -166,6 +175,7 @@ typedef struct {
     uint32_t page_bytes_max;    /* largest page this DPU handles (4 KiB, or 2 MiB with huge pages) */
     uint64_t pin_ns_max;        /* longest a page stays pinned (default 100 ms) */
     uint64_t acquire_timeout_ns;/* longest an arbiter request waits in a queue */
+    uint64_t own_hold_ns;       /* how long DPU_ACQUIRE_HOLD keeps a page (default 50 us) */
     uint32_t queue_max;         /* waiters in one page's arbiter queue (<= MSG_QUEUE_MAX) */
     uint32_t crumbs_max;        /* (page, waiter) -> port records kept on the way */
     /* Optional: an encode buffer of dpu_scratch_size() bytes the caller
@@ -233,7 +243,7 @@ struct pcache *dpu_pcache(dpu_t *dpu);
 uint32_t dpu_pending(const dpu_t *dpu);
 /* Waiters queued at this node's arbiter for a page it owns (0 if none). */
 uint32_t dpu_queue_length(const dpu_t *dpu, ari_gva_t page);
-/* Whether this node holds a page pinned. */
+/* Whether this node holds a page pinned (DPU_ACQUIRE_PIN; a hold is not a pin). */
 bool dpu_pinned(const dpu_t *dpu, ari_gva_t page);
 
 #endif /* ARIADNE_CORE_DPU_H */

@@ -417,6 +417,8 @@ static void own_xfer_send(dpu_t *dpu, pcache_entry_t *master, uint32_t origin, u
         dpu_stray(dpu, MSG_ACQ, master->page); /* the requester times out and cancels */
         return;
     }
+    if (dpu->world.page_leave != NULL)
+        dpu->world.page_leave(dpu->world.ctx, master->page); /* no store lands after the copy */
     arbiter_page_t *state = own_state(dpu, master->page);
     xfer.page = master->page;
     xfer.version = master->version;
@@ -471,6 +473,7 @@ static void own_hand_on(dpu_t *dpu, pcache_entry_t *master)
         own_xfer_send(dpu, master, waiter.origin, waiter.seq, NULL);
 }
 
+/* Pins the page for pending[index] (or, a hold, keeps it briefly). */
 static void own_pin(dpu_t *dpu, pcache_entry_t *master, uint32_t index)
 {
     arbiter_t *arbiter = own_arbiter(dpu);
@@ -479,8 +482,11 @@ static void own_pin(dpu_t *dpu, pcache_entry_t *master, uint32_t index)
         own_complete(dpu, index, ARI_ENOMEM, 0);
         return;
     }
+    bool hold = (dpu->pending.items[index].flags & DPU_ACQUIRE_PIN) == 0;
     state->pinned = true;
-    state->pin_deadline_ns = dpu->now_ns + dpu->config.pin_ns_max;
+    state->held = hold;
+    state->pin_deadline_ns = dpu->now_ns + (hold ? dpu->config.own_hold_ns
+                                                 : dpu->config.pin_ns_max);
     own_complete(dpu, index, ARI_OK, master->version);
 }
 
@@ -489,7 +495,7 @@ static void own_grant_local(dpu_t *dpu, pcache_entry_t *master, uint64_t seq)
     ari_gva_t page = master->page;
     int64_t index = own_pending_find_seq(dpu, page, seq);
     if (index >= 0 && dpu->pending.items[index].op == DPU_OP_ACQUIRE) {
-        if (dpu->pending.items[index].flags & DPU_ACQUIRE_PIN) {
+        if (dpu->pending.items[index].flags & (DPU_ACQUIRE_PIN | DPU_ACQUIRE_HOLD)) {
             own_pin(dpu, master, (uint32_t)index);
             return;
         }
@@ -629,8 +635,10 @@ static void own_queue(dpu_t *dpu, pcache_entry_t *master, const msg_t *acq, uint
 static void own_arbitrate_own(dpu_t *dpu, pcache_entry_t *master, msg_t *acq, uint32_t from)
 {
     arbiter_page_t *state = own_state(dpu, master->page);
-    bool free = state == NULL ||
-                (!state->pinned && arbiter_first(state, MSG_ACQ_OWN, UINT32_MAX) < 0);
+    /* This node's own request may take over its hold (a pin, or a longer hold). */
+    bool mine = acq->origin == dpu->config.node && state != NULL && state->held;
+    bool free = state == NULL || ((!state->pinned || mine) &&
+                                  arbiter_first(state, MSG_ACQ_OWN, UINT32_MAX) < 0);
     if (!free) {
         own_queue(dpu, master, acq, from);
         return;
@@ -761,7 +769,8 @@ static int own_submit_release(dpu_t *dpu, const dpu_request_t *r)
 {
     pcache_entry_t *master = pcache_find(dpu->pcache, r->page);
     arbiter_page_t *state = own_state(dpu, r->page);
-    if (master == NULL || master->copy != PCACHE_COPY_MASTER || state == NULL || !state->pinned)
+    if (master == NULL || master->copy != PCACHE_COPY_MASTER || state == NULL ||
+        !state->pinned || state->held)
         return ARI_EINVAL; /* not pinned here */
     state->pinned = false;
     dpu_completion_t c = {.cookie = r->cookie, .op = DPU_OP_RELEASE, .page = r->page,
@@ -777,9 +786,12 @@ static void own_tick_pins(dpu_t *dpu, uint64_t now_ns)
     for (uint32_t n = 0; n < DPU_TICK_BUDGET && dpu->arbiter != NULL &&
                          (state = arbiter_pin_expired(dpu->arbiter, now_ns)) != NULL; n++) {
         state->pinned = false;
-        dpu->stats.pins_expired++;
         ari_gva_t page = state->page;
-        dpu_observe(dpu, DPU_EVENT_PIN_EXPIRED, page, 0);
+        if (!state->held) { /* a hold ends by itself; a pin past its limit is a host fault */
+            dpu->stats.pins_expired++;
+            dpu_observe(dpu, DPU_EVENT_PIN_EXPIRED, page, 0);
+        }
+        state->held = false;
         pcache_entry_t *master = pcache_find(dpu->pcache, page);
         if (master != NULL && master->copy == PCACHE_COPY_MASTER)
             own_hand_on(dpu, master);
@@ -844,5 +856,5 @@ uint32_t dpu_queue_length(const dpu_t *dpu, ari_gva_t page)
 bool dpu_pinned(const dpu_t *dpu, ari_gva_t page)
 {
     arbiter_page_t *state = dpu->arbiter != NULL ? arbiter_find(dpu->arbiter, page) : NULL;
-    return state != NULL && state->pinned;
+    return state != NULL && state->pinned && !state->held;
 }

@@ -520,6 +520,12 @@ static void driver_world_page_write(void *ctx, ari_gva_t page, uint8_t *memory, 
     d->hooks.page_write(d->hooks.ctx, page, memory, offset, bytes, length);
 }
 
+static void driver_world_page_leave(void *ctx, ari_gva_t page)
+{
+    driver_t *d = ctx;
+    d->hooks.page_leave(d->hooks.ctx, page);
+}
+
 static void driver_world_observe(void *ctx, const dpu_event_t *event)
 {
     driver_t *d = ctx;
@@ -577,7 +583,8 @@ static int driver_dpu_init(driver_t *d, const dpu_config_t *base, char *error, s
     config.route = d->route;
     dpu_world_t world = {d, driver_world_send, driver_world_page_memory, driver_world_page_drop,
                          driver_world_complete, driver_world_observe, NULL,
-                         d->hooks.page_write != NULL ? driver_world_page_write : NULL};
+                         d->hooks.page_write != NULL ? driver_world_page_write : NULL,
+                         d->hooks.page_leave != NULL ? driver_world_page_leave : NULL};
     if (d->ports > 0 && dpu_scratch_size(&config) > shmring_message_max(d->ctl->ring_capacity)) {
         snprintf(error, error_size, "rings of %llu bytes cannot carry a %zu-byte message",
                  (unsigned long long)d->ctl->ring_capacity, dpu_scratch_size(&config));

@@ -45,6 +45,7 @@ typedef struct {
     void (*observe)(void *ctx, const dpu_event_t *event); /* optional */
     void (*page_write)(void *ctx, ari_gva_t page, uint8_t *memory, uint32_t offset,
                        const uint8_t *bytes, uint32_t length); /* optional (dpu_world_t) */
+    void (*page_leave)(void *ctx, ari_gva_t page);         /* optional (dpu_world_t) */
 } driver_hooks_t;
 
 typedef struct {

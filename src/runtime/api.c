@@ -12,6 +12,7 @@
 #include "dirty.h"
 #include "node.h"
 #include "notice.h"
+#include "strict.h"
 
 #define API_CHECK(fail_value)                                                         \
     do {                                                                              \
@@ -31,8 +32,8 @@ static int api_kind(unsigned flags, bool collective, heap_kind_t *kind_out)
     if ((flags & ~(ARI_OWNERSHIP | ARI_HUGE | ARI_SPREAD)) != 0 ||
         (!collective && (flags & ARI_SPREAD)))
         return ARI_EINVAL;
-    if (flags & ARI_OWNERSHIP)
-        return ARI_ENOTSUP; /* ownership pages come with runtime part 2 */
+    if ((flags & ARI_OWNERSHIP) && (flags & ARI_HUGE))
+        return ARI_EINVAL;
     if (flags & ARI_HUGE) {
         FILE *meminfo = fopen("/proc/meminfo", "r");
         unsigned long total = 0;
@@ -48,7 +49,7 @@ static int api_kind(unsigned flags, bool collective, heap_kind_t *kind_out)
                               "yet; allocate without ARI_HUGE\n");
         return ARI_ENOTSUP;
     }
-    *kind_out = HEAP_KIND_PATHCACHE;
+    *kind_out = (flags & ARI_OWNERSHIP) ? HEAP_KIND_OWNERSHIP : HEAP_KIND_PATHCACHE;
     return ARI_OK;
 }
 
@@ -57,6 +58,7 @@ typedef struct {
     uint32_t machine;   /* create only the pages born here */
     const heap_alloc_t *alloc;
     bool collective;
+    heap_kind_t kind;
     dpu_op_t op;
     uint64_t *pages;    /* the pages' offsets this node acts on */
 } api_pages_t;
@@ -64,7 +66,7 @@ typedef struct {
 static void api_make_page_op(void *ctx, uint64_t i, dpu_request_t *r)
 {
     api_pages_t *set = ctx;
-    heap_place_t place = {.collective = set->collective, .kind = HEAP_KIND_PATHCACHE,
+    heap_place_t place = {.collective = set->collective, .kind = set->kind,
                           .machine = node_g.id, .offset = set->pages[i],
                           .page_bytes = GVA_PAGE_SIZE};
     memset(r, 0, sizeof *r);
@@ -72,11 +74,14 @@ static void api_make_page_op(void *ctx, uint64_t i, dpu_request_t *r)
     r->page = heap_page_gva(&place);
 }
 
-/* Creates (or frees) the pages of an allocation that are born here. */
-static int api_pages_op(const heap_alloc_t *alloc, bool collective, dpu_op_t op)
+/* Creates (or frees) the pages of an allocation that are born here. A
+ * page to be freed that moved away (an ownership page, or one acquired)
+ * is taken back first: only its owner may free it. */
+static int api_pages_op(const heap_alloc_t *alloc, bool collective, heap_kind_t kind,
+                        dpu_op_t op)
 {
     uint64_t total = alloc->bytes / GVA_PAGE_SIZE;
-    api_pages_t set = {.collective = collective, .op = op,
+    api_pages_t set = {.collective = collective, .kind = kind, .op = op,
                        .pages = malloc((total > 0 ? total : 1) * sizeof(uint64_t))};
     if (set.pages == NULL)
         return ARI_ENOMEM;
@@ -88,7 +93,14 @@ static int api_pages_op(const heap_alloc_t *alloc, bool collective, dpu_op_t op)
         if (machine == node_g.id)
             set.pages[mine++] = offset;
     }
-    int status = node_call_many(mine, api_make_page_op, &set);
+    int status = ARI_OK;
+    for (uint64_t i = 0; i < mine && op == DPU_OP_FREE; i++) {
+        status = strict_reclaim(HEAP_BASE + set.pages[i]);
+        if (status != ARI_OK)
+            break;
+    }
+    if (status == ARI_OK)
+        status = node_call_many(mine, api_make_page_op, &set);
     free(set.pages);
     return status;
 }
@@ -124,7 +136,7 @@ static void *api_alloc(size_t bytes, unsigned flags, bool collective)
         node_g.owned_bytes += mine;
     pthread_mutex_unlock(&node_g.heap_lock);
     if (status == ARI_OK)
-        status = api_pages_op(&alloc, collective, DPU_OP_CREATE);
+        status = api_pages_op(&alloc, collective, kind, DPU_OP_CREATE);
     /* Nobody may touch a collective page before its owner made it. */
     if (status == ARI_OK && collective)
         status = node_barrier();
@@ -159,7 +171,12 @@ int ari_free(void *ptr)
     if (place.alloc == NULL || place.alloc->start != place.offset)
         return node_fail(ARI_EFAULT);
     heap_alloc_t alloc = *place.alloc;
-    status = api_pages_op(&alloc, place.collective, DPU_OP_FREE);
+    /* Collective: nobody may still be using a page while its birth node
+     * takes it back to free it. */
+    if (place.collective)
+        status = node_barrier();
+    if (status == ARI_OK)
+        status = api_pages_op(&alloc, place.collective, place.kind, DPU_OP_FREE);
     if (status == ARI_OK && place.collective)
         status = node_barrier(); /* the range is reused only once every node freed it */
     pthread_mutex_lock(&node_g.heap_lock);
@@ -246,7 +263,8 @@ int ari_unmap(void *ptr, size_t bytes)
             free(u.pages);
             return node_fail(ARI_EFAULT);
         }
-        if (place.machine != node_g.id) /* the owner keeps its masters */
+        /* The owner keeps its masters; an ownership page has no replica. */
+        if (place.machine != node_g.id && place.kind != HEAP_KIND_OWNERSHIP)
             u.pages[count++] = page;
     }
     int status = node_call_many(count, api_make_unref, &u);
@@ -275,8 +293,14 @@ int ari_where(const void *ptr, ari_location_t *location_out)
     ari_location_t loc = {.tier = ARI_MEM, .owner = place.machine,
                           .state = ARI_STATE_UNMAPPED};
     driver_lock(node_g.driver);
-    loc.hops = (int)route_distance(driver_route(node_g.driver), node_g.id, place.machine);
     pcache_entry_t *e = pcache_find(dpu_pcache(driver_dpu(node_g.driver)), page);
+    if (e != NULL && e->copy == PCACHE_COPY_MASTER)
+        loc.owner = node_g.id; /* an acquired page: here, whoever was its birth node */
+    else if (e != NULL && (e->flags & PCACHE_STRICT) && place.machine == node_g.id)
+        loc.owner = UINT32_MAX; /* moved away: no node knows where without asking */
+    loc.hops = loc.owner == UINT32_MAX
+                   ? -1
+                   : (int)route_distance(driver_route(node_g.driver), node_g.id, loc.owner);
     if (e != NULL && e->copy == PCACHE_COPY_MASTER)
         loc.state = ARI_STATE_MASTER;
     else if (e != NULL && e->copy == PCACHE_COPY_VALID)
@@ -297,6 +321,8 @@ int ari_where(const void *ptr, ari_location_t *location_out)
 typedef struct {
     ari_gva_t page;
     uint32_t offset, length;
+    uint8_t *address; /* where it is in the heap */
+    bool direct;      /* an ownership page: the access is a plain one */
 } api_piece_t;
 
 static int api_piece(uint64_t address, uint64_t end, api_piece_t *piece)
@@ -305,8 +331,10 @@ static int api_piece(uint64_t address, uint64_t end, api_piece_t *piece)
     int status = node_place((void *)(uintptr_t)address, &place, &piece->page);
     if (status != ARI_OK)
         return status;
-    if (place.kind != HEAP_KIND_PATHCACHE)
+    if (place.kind == HEAP_KIND_HUGE)
         return ARI_ENOTSUP;
+    piece->direct = place.kind == HEAP_KIND_OWNERSHIP;
+    piece->address = (uint8_t *)(uintptr_t)address;
     piece->offset = (uint32_t)(address & (GVA_PAGE_SIZE - 1));
     uint64_t room = GVA_PAGE_SIZE - piece->offset;
     piece->length = (uint32_t)(end - address < room ? end - address : room);
@@ -333,6 +361,10 @@ static int api_each_piece(uint64_t address, size_t bytes,
 
 static int api_store_piece(void *ctx, const api_piece_t *piece, size_t done)
 {
+    if (piece->direct) { /* faults take the page; it is the one copy */
+        memcpy(piece->address, (const uint8_t *)ctx + done, piece->length);
+        return ARI_OK;
+    }
     /* src may itself be global memory: copied here, before the DPU's lock
      * is taken, so its faults are served like any load. */
     uint8_t buffer[GVA_PAGE_SIZE];
@@ -365,6 +397,10 @@ int ari_store(void *dst, const void *src, size_t bytes)
 
 static int api_get_piece(void *ctx, const api_piece_t *piece, size_t done)
 {
+    if (piece->direct) {
+        memcpy((uint8_t *)ctx + done, piece->address, piece->length);
+        return ARI_OK;
+    }
     dpu_request_t r = {.op = DPU_OP_GET, .page = piece->page, .offset = piece->offset,
                        .length = piece->length};
     return node_call(&r, (uint8_t *)ctx + done, NULL);
@@ -386,12 +422,39 @@ int ari_get(void *dst, const void *src, size_t bytes)
     return ARI_OK;
 }
 
+/* An atomic on an ownership page: the CPU's own, on the one copy (a
+ * fault brings the page here first). */
+static int api_atomic_direct(uint64_t *ptr, uint8_t op, uint64_t arg0, uint64_t arg1,
+                             uint64_t *old_out)
+{
+    if ((uintptr_t)ptr % 8 != 0)
+        return ARI_EINVAL;
+    uint64_t old = arg0;
+    switch (op) {
+    case MSG_ATOMIC_FETCH_ADD: old = __atomic_fetch_add(ptr, arg0, __ATOMIC_SEQ_CST); break;
+    case MSG_ATOMIC_SWAP: old = __atomic_exchange_n(ptr, arg0, __ATOMIC_SEQ_CST); break;
+    default:
+        (void)__atomic_compare_exchange_n(ptr, &old, arg1, false, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_SEQ_CST);
+        break;
+    }
+    atomic_fetch_add_explicit(&node_g.atomics, 1, memory_order_relaxed);
+    if (old_out != NULL)
+        *old_out = old;
+    return ARI_OK;
+}
+
 static int api_atomic(uint64_t *ptr, uint8_t op, uint64_t arg0, uint64_t arg1, uint64_t *old_out)
 {
     API_CHECK(node_fail(ARI_EINIT));
     if (api_range(ptr, 8) != ARI_OK)
         return node_fail(ARI_EFAULT);
-    int status = node_atomic((uint64_t)(uintptr_t)ptr, op, arg0, arg1, old_out);
+    heap_place_t place;
+    int status = node_place(ptr, &place, NULL);
+    if (status == ARI_OK && place.kind == HEAP_KIND_OWNERSHIP)
+        status = api_atomic_direct(ptr, op, arg0, arg1, old_out);
+    else if (status == ARI_OK)
+        status = node_atomic((uint64_t)(uintptr_t)ptr, op, arg0, arg1, old_out);
     return status == ARI_OK ? ARI_OK : node_fail(status);
 }
 
@@ -411,6 +474,44 @@ int ari_swap_u64(uint64_t *ptr, uint64_t value, uint64_t *old_out)
 }
 
 
+
+/* ------------------------------------------------------------------------
+ * Pins
+ * ------------------------------------------------------------------------ */
+
+/* The range lies in allocated memory (every page of it). */
+static int api_allocated(const void *ptr, size_t bytes)
+{
+    if (bytes == 0)
+        return ARI_EINVAL;
+    if (api_range(ptr, bytes) != ARI_OK)
+        return ARI_EFAULT;
+    uint64_t a = (uint64_t)(uintptr_t)ptr & ~(uint64_t)(GVA_PAGE_SIZE - 1);
+    for (; a < (uint64_t)(uintptr_t)ptr + bytes; a += GVA_PAGE_SIZE) {
+        heap_place_t place;
+        if (node_place((const void *)(uintptr_t)a, &place, NULL) != ARI_OK)
+            return ARI_EFAULT;
+    }
+    return ARI_OK;
+}
+
+int ari_acquire(void *ptr, size_t bytes)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    int status = api_allocated(ptr, bytes);
+    if (status == ARI_OK)
+        status = strict_acquire((uint64_t)(uintptr_t)ptr, bytes);
+    return status == ARI_OK ? ARI_OK : node_fail(status);
+}
+
+int ari_release(void *ptr, size_t bytes)
+{
+    API_CHECK(node_fail(ARI_EINIT));
+    int status = api_allocated(ptr, bytes);
+    if (status == ARI_OK)
+        status = strict_release((uint64_t)(uintptr_t)ptr, bytes);
+    return status == ARI_OK ? ARI_OK : node_fail(status);
+}
 
 /* ------------------------------------------------------------------------
  * Statistics

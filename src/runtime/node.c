@@ -14,6 +14,7 @@
 #include "core/pcache.h"
 #include "dirty.h"
 #include "notice.h"
+#include "strict.h"
 
 node_t node_g = {.ctl_fd = -1, .count = 1, .heap_lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -275,6 +276,13 @@ int node_make_readable(uint64_t address, uint64_t bytes, bool readahead)
         int status = node_place((const void *)(uintptr_t)a, &place, NULL);
         if (status != ARI_OK)
             return status;
+        if (place.kind == HEAP_KIND_OWNERSHIP) { /* owned to be read */
+            status = strict_own(a);
+            if (status != ARI_OK || readahead)
+                return status;
+            a += GVA_PAGE_SIZE;
+            continue;
+        }
         if (place.kind != HEAP_KIND_PATHCACHE)
             return ARI_ENOTSUP;
         uint64_t run_end = node_run_end(&place, a, end, readahead);
@@ -331,7 +339,10 @@ static void node_page_drop(void *ctx, ari_gva_t page)
     uint64_t address = heap_address_of(page);
     if (address == 0)
         return;
-    dirty_page_drop(page); /* a dirty page's diff is kept for the next flush */
+    if (gva_is_ownership(page))
+        strict_page_leave(page); /* its view was open for stores */
+    else
+        dirty_page_drop(page); /* a dirty page's diff is kept for the next flush */
     fault_discard(node_g.fault, address, gva_page_size(page));
 }
 
@@ -374,9 +385,23 @@ void node_stop(const char *access, uint64_t address, int status)
     _exit(status == ARI_EPEER ? 1 : 70);
 }
 
+static void node_page_leave(void *ctx, ari_gva_t page)
+{
+    (void)ctx;
+    strict_page_leave(page);
+}
+
 static void node_write_fault(void *ctx, uint64_t page_address)
 {
     (void)ctx;
+    heap_place_t place;
+    if (node_place((const void *)(uintptr_t)page_address, &place, NULL) == ARI_OK &&
+        place.kind == HEAP_KIND_OWNERSHIP) {
+        int status = strict_own(page_address);
+        if (status != ARI_OK)
+            node_stop("store to", page_address, status);
+        return;
+    }
     dirty_write_fault(page_address);
 }
 
@@ -437,6 +462,11 @@ static void node_dpu_config(dpu_config_t *config)
     /* An owner keeps a (page, writer) order record for a TTL after each
      * write: one per page a node may own or write in that time. */
     config->origins_max = config->pcache_capacity;
+    uint64_t pin_ms = node_env_u64("ARI_PIN_MS", config->pin_ns_max / 1000000);
+    config->pin_ns_max = (pin_ms > 0 && pin_ms < 3600000 ? pin_ms : 100) * 1000000ull;
+    uint64_t hold_us = node_env_u64("ARI_HOLD_US", config->own_hold_ns / 1000);
+    if (hold_us * 1000 <= config->pin_ns_max)
+        config->own_hold_ns = hold_us * 1000;
 }
 
 static int node_fault_mode(fault_mode_t *mode_out, char *error, size_t error_size)
@@ -523,7 +553,8 @@ static int node_start(char *error, size_t error_size)
     dpu_config_t config;
     node_dpu_config(&config);
     driver_hooks_t dh = {.page_memory = node_page_memory, .page_drop = node_page_drop,
-                         .observe = node_observe, .page_write = node_page_write};
+                         .observe = node_observe, .page_write = node_page_write,
+                         .page_leave = node_page_leave};
     if (status == ARI_OK)
         status = driver_create(node_g.ctl, node_g.id, &config, &dh, &node_g.driver, error,
                                error_size);

@@ -2177,7 +2177,7 @@ static int sim_setup_dpus(sim_t *sim)
         config.scratch = sim->scratch;
         dpu_world_t world = {&sim->ctx[node], sim_world_send, sim_world_page_memory,
                              sim_world_page_drop, sim_world_complete, sim_world_observe,
-                             sim_world_send_to, NULL};
+                             sim_world_send_to, NULL, NULL};
         int status = sim->proto->create(&config, &world, &sim->dpus[node]);
         if (status != ARI_OK)
             return status;

@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     config.queue_max = 4;
     config.crumbs_max = 4;
     dpu_world_t w = {&world, fuzz_send, fuzz_page_memory, fuzz_page_drop, fuzz_complete,
-                     NULL, NULL, NULL};
+                     NULL, NULL, NULL, NULL};
     dpu_t *dpu;
     if (dpu_create(&config, &w, &dpu) != 0)
         abort();
