@@ -305,6 +305,9 @@ typedef struct {
     uint64_t entries, masters, replicas, relays;   /* the path cache now: every entry,
                                                     * pages owned, valid replicas, and
                                                     * entries that only route others' */
+    uint64_t mem_held, mem_limit;                  /* others' pages held here now, and
+                                                    * how many --mem leaves room for */
+    uint64_t evictions;                            /* replicas dropped to stay in --mem */
 } ari_stats_t;
 int ari_stats(ari_stats_t *stats_out);
 

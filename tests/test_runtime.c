@@ -465,6 +465,18 @@ TEST_FN(rt_owned)
     rt_case_ok("mprotect", "mprotect", 3, NULL, "@rt", "owned", "30", NULL);
 }
 
+/* A small --mem: each node reads and writes several times the others'
+ * pages it may hold; clean replicas are evicted and refetched, dirty ones
+ * flushed first, and every byte arrives. */
+TEST_FN(rt_capacity)
+{
+    rt_case_ok(NULL, NULL, 2, NULL, "--mem", "1M", "@rt", "capacity", "3", NULL);
+    rt_case_ok(NULL, NULL, 4, NULL, "--mem", "1M", "@rt", "capacity", "2", NULL);
+    rt_case_ok(NULL, NULL, 5, NULL, "--topo", "ring", "--mem", "1M", "@rt", "capacity", "1",
+               NULL);
+    rt_case_ok("mprotect", "mprotect", 3, NULL, "--mem", "1M", "@rt", "capacity", "2", NULL);
+}
+
 /* A load from global memory nobody allocated stops the process with a
  * message: from another node's slot (the owner says no such page) and
  * from this node's own (a run of one). */

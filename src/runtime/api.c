@@ -9,6 +9,7 @@
 #include "ariadne.h"
 #include "core/gva.h"
 #include "core/pcache.h"
+#include "budget.h"
 #include "dirty.h"
 #include "node.h"
 #include "notice.h"
@@ -277,6 +278,16 @@ int ari_prefault(const void *ptr, size_t bytes)
     API_CHECK(node_fail(ARI_EINIT));
     if (bytes == 0 || api_range(ptr, bytes) != ARI_OK)
         return node_fail(bytes == 0 ? ARI_EINVAL : ARI_EFAULT);
+    /* Every page must stay: others' pages beyond --mem cannot. */
+    uint64_t a = (uint64_t)(uintptr_t)ptr & ~(uint64_t)(GVA_PAGE_SIZE - 1), foreign = 0;
+    for (; a < (uint64_t)(uintptr_t)ptr + bytes; a += GVA_PAGE_SIZE) {
+        heap_place_t place;
+        if (node_place((const void *)(uintptr_t)a, &place, NULL) != ARI_OK)
+            return node_fail(ARI_EFAULT);
+        foreign += place.machine != node_g.id;
+    }
+    if (foreign > budget_stats().limit)
+        return node_fail(ARI_ENOMEM);
     int status = node_make_readable((uint64_t)(uintptr_t)ptr, bytes, false);
     return status == ARI_OK ? ARI_OK : node_fail(status);
 }
@@ -552,6 +563,10 @@ int ari_stats(ari_stats_t *stats_out)
     s.notices_absorbed = ns.absorbed;
     s.resyncs = ns.resyncs;
     s.fallbacks = ns.fallbacks;
+    budget_stats_t bs = budget_stats();
+    s.mem_held = bs.held;
+    s.mem_limit = bs.limit;
+    s.evictions = bs.evictions;
     s.atomics = atomic_load(&node_g.atomics);
     s.locks = atomic_load(&node_g.locks);
     s.barriers = atomic_load(&node_g.barriers);

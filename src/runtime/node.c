@@ -12,6 +12,7 @@
 
 #include "core/gva.h"
 #include "core/pcache.h"
+#include "budget.h"
 #include "dirty.h"
 #include "notice.h"
 #include "strict.h"
@@ -222,6 +223,9 @@ static void node_read_ahead(dpu_t *dpu, const heap_place_t *place, uint64_t addr
     ari_gva_t page = heap_page_gva(&p);
     if (pcache_find(dpu_pcache(dpu), page) != NULL || p.machine == node_g.id)
         return;
+    uint64_t run = (run_end - address) / GVA_PAGE_SIZE;
+    if (budget_room() < 2 * run)
+        return; /* near --mem: read-ahead would only evict what was read */
     driver_ticket_t t;
     if (driver_ticket_open(node_g.driver, &t) != ARI_OK)
         return;
@@ -246,6 +250,16 @@ static int node_readable_step(const heap_place_t *place, uint64_t address, uint6
         driver_unlock(node_g.driver);
         return status;
     }
+    /* A read brings others' pages: it fits in --mem, shortened to the room
+     * left; with none left, room is made first (without the lock) and the
+     * step is taken again. This node's own pages were reserved. */
+    uint64_t room = place->machine == node_g.id ? UINT64_MAX : budget_room();
+    if (room == 0) {
+        driver_unlock(node_g.driver);
+        return budget_make_room(1);
+    }
+    if (run_end > address && (run_end - address) / GVA_PAGE_SIZE > room)
+        run_end = address + room * GVA_PAGE_SIZE;
     driver_ticket_t t;
     status = driver_ticket_open(node_g.driver, &t);
     if (status == ARI_OK) {
@@ -328,9 +342,12 @@ int node_see_own_write(ari_gva_t page, uint64_t version)
 static uint8_t *node_page_memory(void *ctx, ari_gva_t page, bool create)
 {
     (void)ctx;
-    (void)create; /* the memory file is sparse: a page exists once written */
     uint64_t address = heap_address_of(page);
-    return address != 0 ? fault_dpu_address(node_g.fault, address - HEAP_BASE) : NULL;
+    if (address == 0)
+        return NULL;
+    if (create) /* the memory file is sparse: a page takes memory once written */
+        budget_note_held(page);
+    return fault_dpu_address(node_g.fault, address - HEAP_BASE);
 }
 
 static void node_page_drop(void *ctx, ari_gva_t page)
@@ -344,6 +361,7 @@ static void node_page_drop(void *ctx, ari_gva_t page)
     else
         dirty_page_drop(page); /* a dirty page's diff is kept for the next flush */
     fault_discard(node_g.fault, address, gva_page_size(page));
+    budget_note_dropped(page);
 }
 
 static void node_page_write(void *ctx, ari_gva_t page, uint8_t *memory, uint32_t offset,
@@ -378,8 +396,10 @@ void node_stop(const char *access, uint64_t address, int status)
 {
     char text[300];
     int n = snprintf(text, sizeof text, "ariadne: node %u: a %s global memory at %#llx "
-                                        "failed: %s; stopping\n", node_g.id, access,
-                     (unsigned long long)address, ari_strerror(status));
+                                        "failed: %s%s; stopping\n", node_g.id, access,
+                     (unsigned long long)address, ari_strerror(status),
+                     status == ARI_ENOMEM ? " (this node holds all the pages --mem allows, "
+                                            "and none of them can be dropped)" : "");
     if (n > 0 && write(STDERR_FILENO, text, (size_t)n) < 0)
         n = 0;
     _exit(status == ARI_EPEER ? 1 : 70);
@@ -545,6 +565,8 @@ static int node_start(char *error, size_t error_size)
         status = heap_init(&node_g.heap, node_g.id, node_g.count);
     if (status == ARI_OK)
         status = dirty_init((uint32_t)node_env_u64("ARI_DIRTY_MAX", DIRTY_MAX_DEFAULT));
+    if (status == ARI_OK)
+        status = budget_init();
     fault_hooks_t fh = {.resolve = node_resolve, .write_fault = node_write_fault,
                         .node = node_g.id};
     if (status == ARI_OK)
@@ -583,6 +605,7 @@ static void node_teardown(void)
     node_g.fault = NULL;
     dirty_fini();
     notice_fini();
+    budget_fini();
     heap_destroy(&node_g.heap);
     if (node_g.ctl != NULL)
         ctl_detach(node_g.ctl);

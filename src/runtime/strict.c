@@ -5,6 +5,7 @@
 
 #include "core/gva.h"
 #include "core/pcache.h"
+#include "budget.h"
 #include "dirty.h"
 #include "node.h"
 
@@ -64,6 +65,8 @@ int strict_own(uint64_t page_address)
     heap_place_t place;
     ari_gva_t page;
     int status = node_place((const void *)(uintptr_t)page_address, &place, &page);
+    if (status == ARI_OK && place.machine != node_g.id)
+        status = budget_make_room(1); /* another node's page will be held here */
     if (status != ARI_OK)
         return status;
     return strict_take(page_address & ~(uint64_t)(GVA_PAGE_SIZE - 1), page, DPU_ACQUIRE_HOLD);
@@ -106,6 +109,9 @@ static int strict_each(uint64_t address, uint64_t bytes, bool stop,
 
 static int strict_acquire_page(uint64_t page_address, ari_gva_t page)
 {
+    int status = gva_machine(page) != node_g.id ? budget_make_room(1) : ARI_OK;
+    if (status != ARI_OK)
+        return status;
     return strict_take(page_address, page, DPU_ACQUIRE_PIN);
 }
 

@@ -679,6 +679,51 @@ static int case_owned(int argc, char **argv)
     return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * capacity ROUNDS (with a small --mem): far more of others' pages are
+ * read and written than the node may hold; every byte survives
+ * ------------------------------------------------------------------------ */
+
+static int case_capacity(int argc, char **argv)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint64_t rounds = argc > 2 ? strtoull(argv[2], NULL, 10) : 3;
+    ari_stats_t stats;
+    CHECK_OK(ari_stats(&stats));
+    /* Each node owns pages worth its whole room for others, so that what
+     * every node reads is (nodes - 1) times what it may hold. */
+    uint64_t per_node = stats.mem_limit > 64 ? stats.mem_limit - 32 : 32;
+    uint64_t pages = per_node * (uint64_t)nodes;
+    uint64_t *data = ari_alloc_all(pages * PAGE, ARI_SPREAD);
+    CHECK(data != NULL);
+    for (uint64_t r = 0; r < rounds; r++) {
+        /* Plain stores into every page: word `me` of page p. Most pages are
+         * others', so dirty pages alone would pass --mem: they must be
+         * flushed, never dropped. */
+        for (uint64_t p = 0; p < pages; p++)
+            data[p * WORDS_PER_PAGE + (uint64_t)me] = rt_mark(r, (uint64_t)me, p);
+        CHECK_OK(ari_barrier());
+        for (uint64_t p = 0; p < pages; p++)
+            for (int n = 0; n < nodes; n++)
+                CHECK_U64(data[p * WORDS_PER_PAGE + (uint64_t)n], ==,
+                          rt_mark(r, (uint64_t)n, p));
+        CHECK_OK(ari_barrier());
+    }
+    CHECK_OK(ari_stats(&stats));
+    CHECK_U64(stats.mem_held, <=, stats.mem_limit);
+    if (nodes > 1) {
+        CHECK(stats.evictions > 0);
+        /* Prefaulted pages must all stay: more than --mem holds is refused. */
+        CHECK_ERR(ari_prefault(data, pages * PAGE), ARI_ENOMEM);
+    }
+    CHECK_OK(ari_prefault(data, 8 * PAGE));
+    printf("capacity: node %d: %llu pages x %llu rounds through room for %llu: "
+           "every byte kept, %llu evictions\n", me, (unsigned long long)pages,
+           (unsigned long long)rounds, (unsigned long long)stats.mem_limit,
+           (unsigned long long)stats.evictions);
+    return 0;
+}
+
 static int case_badload(void)
 {
     int me = ari_node_id(), nodes = ari_node_count();
@@ -956,7 +1001,7 @@ static void usage(void)
             "       where (on a ring)  errors  gvazero  plainstore  badload  syscall\n"
             "       killed  single (without ariadne run)  threads [ROUNDS]  cold [MIB]\n"
             "       stores [ROUNDS]  flushstore [ROUNDS]  mutex [ROUNDS]  sem [ROUNDS]\n"
-            "       owned [ROUNDS]\n");
+            "       owned [ROUNDS]  capacity [ROUNDS] (with a small --mem)\n");
 }
 
 int main(int argc, char **argv)
@@ -975,7 +1020,7 @@ int main(int argc, char **argv)
     static const char *const known[] = {"counter", "ryw", "converge", "order", "where",
                                         "gvazero", "plainstore", "badload", "syscall", "killed",
                                         "single", "threads", "cold", "stores", "flushstore",
-                                        "mutex", "sem", "owned"};
+                                        "mutex", "sem", "owned", "capacity"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         found = found || strcmp(name, known[i]) == 0;
@@ -1021,6 +1066,8 @@ int main(int argc, char **argv)
         result = case_sem(argc, argv);
     else if (strcmp(name, "owned") == 0)
         result = case_owned(argc, argv);
+    else if (strcmp(name, "capacity") == 0)
+        result = case_capacity(argc, argv);
     if (result != 0) {
         fflush(NULL);
         return result; /* a node that stops early: the run is ending anyway */
