@@ -5,10 +5,13 @@
  *            plain memfd mapping of the same size (the same kind of mapping)
  *   atomic   remote ari_fetch_add_u64 latency, node 1 to node 0, while node
  *            0's application waits in ari_barrier (its DPU answers)
+ *   sync     mutex, handoff and barrier, each beside a fetch-add round trip
+ *   own      ownership pages: a faulting store's transfer, a pinned
+ *            transfer (ari_acquire/ari_release), and two nodes contending
  *   cold     a cold sequential read of SIZE MiB node 0 owns, by node 1, with
  *            plain loads, against memcpy of the same size on node 1
  *
- *   ariadne run -n 2 build/bench/rt_bench [read|atomic|cold|all] [COLD_MIB]
+ *   ariadne run -n 2 build/bench/rt_bench [read|atomic|sync|own|cold|all] [COLD_MIB]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -192,6 +195,85 @@ static void bench_sync(int me)
     check(ari_barrier(), "ari_barrier");
 }
 
+/* Ownership pages: what one transfer costs, beside a fetch-add round
+ * trip of the same run. Each timed access is the only one in flight: the
+ * other node's application waits in ari_barrier and its DPU sends. */
+static void bench_own(int me)
+{
+    enum { N = 1000, CONTENDED = 20000 };
+    static double lat[N];
+    uint64_t *word = ari_alloc_all(4096, 0);
+    uint64_t *page = ari_alloc_all(4096, ARI_OWNERSHIP); /* born at node 0 */
+    uint64_t *shared = ari_alloc_all(4096, ARI_OWNERSHIP);
+    if (word == NULL || page == NULL || shared == NULL)
+        check(ari_errno(), "ari_alloc_all");
+    for (int i = 0; i < N && me == 1; i++) {
+        double t = now_ns();
+        check(ari_fetch_add_u64(word, 1, NULL), "ari_fetch_add_u64");
+        lat[i] = now_ns() - t;
+    }
+    double rtt = me == 1 ? bench_median(lat, N) : 0;
+    /* A store that faults: the page comes from the other node. The pause
+     * lets the other node's hold (ARI_HOLD_US) end, so only the transfer
+     * is timed. */
+    for (int i = 0; i < 2 * N; i++) {
+        check(ari_barrier(), "ari_barrier");
+        usleep(200);
+        if (i % 2 == me) {
+            double t = now_ns();
+            page[0] = (uint64_t)i;
+            lat[i / 2] = now_ns() - t;
+        }
+    }
+    double fault = bench_median(lat, N);
+    /* ari_acquire + a store + ari_release: a pinned transfer. */
+    for (int i = 0; i < 2 * N; i++) {
+        check(ari_barrier(), "ari_barrier");
+        if (i % 2 == me) {
+            double t = now_ns();
+            check(ari_acquire(page, 8), "ari_acquire");
+            page[1] = (uint64_t)i;
+            check(ari_release(page, 8), "ari_release");
+            lat[i / 2] = now_ns() - t;
+        }
+    }
+    double pinned = bench_median(lat, N);
+    check(ari_barrier(), "ari_barrier");
+    /* Both nodes add to one word of an ownership page as fast as they can:
+     * the page moves whenever a hold ends with the other node waiting. */
+    double start = now_ns();
+    ari_stats_t before, stats;
+    check(ari_stats(&before), "ari_stats");
+    for (int i = 0; i < CONTENDED; i++)
+        check(ari_fetch_add_u64(shared, 1, NULL), "ari_fetch_add_u64");
+    double contended = now_ns() - start;
+    check(ari_stats(&stats), "ari_stats");
+    check(ari_barrier(), "ari_barrier");
+    if (shared[0] != 2u * CONTENDED) {
+        fprintf(stderr, "rt_bench: contended ownership counter %llu, want %u\n",
+                (unsigned long long)shared[0], 2u * CONTENDED);
+        exit(1);
+    }
+    if (me == 1) {
+        printf("own: fetch-add round trip (node 1 -> node 0) median %.2f us: the reference\n",
+               rtt / 1e3);
+        printf("own: a store that faults and takes the page from the other node: median "
+               "%.2f us = %.1f round trips\n", fault / 1e3, fault / rtt);
+        printf("own: ari_acquire + store + ari_release (pinned transfer): median %.2f us = "
+               "%.1f round trips\n", pinned / 1e3, pinned / rtt);
+        printf("own: 2 nodes adding to one ownership word: %.0f adds/s, %.3f us per add; "
+               "the page came to node 1 %llu times (it moves when a %s us hold ends with "
+               "the other node waiting) [counter checked]\n",
+               2.0 * CONTENDED / (contended / 1e9), contended / (2.0 * CONTENDED) / 1e3,
+               (unsigned long long)(stats.transfers_in - before.transfers_in),
+               getenv("ARI_HOLD_US") != NULL ? getenv("ARI_HOLD_US") : "50");
+    }
+    check(ari_barrier(), "ari_barrier");
+    check(ari_free(shared), "ari_free");
+    check(ari_free(page), "ari_free");
+    check(ari_free(word), "ari_free");
+}
+
 static void bench_cold(int me, size_t mib)
 {
     size_t bytes = mib << 20;
@@ -256,6 +338,8 @@ int main(int argc, char **argv)
         bench_atomic(me);
     if (all || strcmp(which, "sync") == 0)
         bench_sync(me);
+    if (all || strcmp(which, "own") == 0)
+        bench_own(me);
     if (all || strcmp(which, "cold") == 0)
         bench_cold(me, mib);
     check(ari_finalize(), "ari_finalize");

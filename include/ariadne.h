@@ -308,6 +308,7 @@ typedef struct {
     uint64_t mem_held, mem_limit;                  /* others' pages held here now, and
                                                     * how many --mem leaves room for */
     uint64_t evictions;                            /* replicas dropped to stay in --mem */
+    uint64_t transfers_in, transfers_out;          /* ownership pages that came, and went */
 } ari_stats_t;
 int ari_stats(ari_stats_t *stats_out);
 

@@ -550,6 +550,8 @@ int ari_stats(ari_stats_t *stats_out)
     s.messages_out = d->messages_out;
     s.messages_in = d->messages_in;
     s.bytes_out = d->bytes_out;
+    s.transfers_in = d->transfers_in;
+    s.transfers_out = d->transfers_out;
     pcache_each(dpu_pcache(dpu), api_count_entry, &s);
     driver_unlock(node_g.driver);
     dirty_stats_t ds = dirty_stats();
