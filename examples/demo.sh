@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: the main job first — a key-value store in global memory on 4
-# node processes — then the topologies, the simulator and two small programs.
+# node processes, then a linked list and a matrix multiply — then the
+# topologies, the simulator and two small programs.
 set -eu
 ariadne=${1:-build/ariadne}
 build=$(dirname "$ariadne")
@@ -11,6 +12,14 @@ echo "mutex, reads are plain loads from each node's replica (95% reads, YCSB-B-l
 echo "Every node then checks every key and that no update was lost."
 echo
 "$ariadne" run -n 4 "$build/examples/kvstore" --keys 8192 --buckets 256 --ops 20000
+echo
+echo "Pointers in global memory: node 0 links a list with plain stores, every node walks it,"
+echo "then every node appends under one mutex; each checks the length, the sum and the order."
+"$ariadne" run -n 4 "$build/examples/linkedlist"
+echo
+echo "A blocked matrix multiply: each node computes the blocks of C in pages it owns, reading"
+echo "the blocks of A and B it needs as replicas; each checks every entry of C exactly."
+"$ariadne" run -n 4 "$build/examples/gemm"
 echo
 
 field() { # field KEY JSON -> value

@@ -320,14 +320,25 @@ static int fault_protect(fault_t *f, uint64_t address, uint64_t bytes, int prot)
 static int fault_continue(fault_t *f, uint64_t address, uint64_t bytes)
 {
     uint64_t done = 0;
+    bool one_page = false;
     while (done < bytes) {
-        struct uffdio_continue c = {.range = {.start = address + done, .len = bytes - done}};
-        if (ioctl(f->uffd, UFFDIO_CONTINUE, &c) == 0)
-            return ARI_OK;
+        uint64_t length = one_page ? FAULT_PAGE : bytes - done;
+        struct uffdio_continue c = {.range = {.start = address + done, .len = length}};
+        if (ioctl(f->uffd, UFFDIO_CONTINUE, &c) == 0) {
+            done += length;
+            continue;
+        }
         int e = errno;
         uint64_t mapped = c.mapped > 0 ? (uint64_t)c.mapped : 0;
         if (e == EAGAIN) {
             done += mapped;
+            continue;
+        }
+        if (e == ENOENT && !one_page) {
+            /* The range crosses a boundary between kernel map entries (a
+             * page open for stores splits the view) and the kernel takes
+             * one entry per call: page by page from here. */
+            one_page = true;
             continue;
         }
         if (e != EEXIST)
