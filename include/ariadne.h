@@ -147,8 +147,10 @@ enum { ARI_STATE_UNMAPPED = 0, ARI_STATE_MASTER = 1, ARI_STATE_VALID = 2,
 typedef struct {
     int distance;   /* ARI_LOCAL .. ARI_REMOTE */
     int tier;       /* ARI_MEM .. ARI_DISK */
-    uint32_t owner; /* node id of the page's owner */
-    int hops;       /* links between this node and the owner (0: this node) */
+    uint32_t owner; /* node id of the page's owner. A page that moves (ARI_OWNERSHIP, or
+                     * ari_acquire): this node when it holds it, else its birth node, or
+                     * UINT32_MAX at the birth node once it has moved away */
+    int hops;       /* links between this node and the owner (0: this node; -1: unknown) */
     int state;      /* ARI_STATE_*: this node's copy */
 } ari_location_t;
 

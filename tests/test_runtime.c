@@ -34,18 +34,7 @@
 #define RT_ARGS_MAX 40
 #define RT_RUN_SECONDS 20.0 /* one run's limit, times ARI_TEST_TIMEOUT_SCALE */
 
-typedef struct {
-    int status;     /* exit status, or 128 + the signal that killed it */
-    char *out, *err; /* all of stdout and stderr, malloc'd */
-    double seconds;
-} rt_run_t;
-
-static double rt_now(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
+typedef tool_child_t rt_run_t; /* tool_run.h */
 
 static double rt_scale(void)
 {
@@ -75,59 +64,16 @@ static const char *rt_check_path(void) { return rt_path("ARI_BUILD", "build", "/
 static char *rt_slurp(FILE *file) { return tool_run_slurp_all(file); }
 
 /* Runs argv (execvp, so "setpriv" is found on PATH) with ARI_FAULTS set to
- * `faults` when not NULL, in a process group of its own that is killed
- * whole if it outlives RT_RUN_SECONDS. */
+ * `faults` when not NULL, killed whole if it outlives RT_RUN_SECONDS. */
 static void rt_spawn(rt_run_t *run, const char *faults, char *const *argv)
 {
-    FILE *out = tmpfile(), *err = tmpfile();
-    CHECK(out != NULL && err != NULL);
-    fflush(NULL);
-    double start = rt_now();
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(fileno(out), STDOUT_FILENO);
-        dup2(fileno(err), STDERR_FILENO);
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, STDIN_FILENO);
-        if (faults != NULL)
-            setenv("ARI_FAULTS", faults, 1);
-        execvp(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    double limit = RT_RUN_SECONDS * rt_scale();
-    int status;
-    for (;;) {
-        pid_t done = waitpid(pid, &status, WNOHANG);
-        CHECK(done >= 0);
-        if (done == pid)
-            break;
-        if (rt_now() - start > limit) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            run->out = rt_slurp(out);
-            run->err = rt_slurp(err);
-            test_fail(__FILE__, __LINE__, "%s %s ... still running after %.0f s; killed\n"
-                      "stdout:\n%s\nstderr:\n%s", argv[0], argv[1] ? argv[1] : "", limit,
-                      run->out, run->err);
-        }
-        usleep(2000);
-    }
-    run->seconds = rt_now() - start;
-    run->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    run->out = rt_slurp(out);
-    run->err = rt_slurp(err);
+    char setting[64];
+    snprintf(setting, sizeof setting, "ARI_FAULTS=%s", faults != NULL ? faults : "");
+    const char *env[] = {setting, NULL};
+    tool_child_run(run, argv, faults != NULL ? env : NULL, RT_RUN_SECONDS * rt_scale());
 }
 
-static void rt_free(rt_run_t *run)
-{
-    free(run->out);
-    free(run->err);
-}
+static void rt_free(rt_run_t *run) { tool_child_free(run); }
 
 /* Runs `ariadne run ARGS` (a NULL-terminated list), where the argument
  * "@rt" stands for build/rt/rt_check. */
