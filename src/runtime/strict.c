@@ -37,19 +37,14 @@ static int strict_take(uint64_t address, ari_gva_t page, uint8_t flags)
         dpu_t *dpu = driver_dpu(node_g.driver);
         bool have = strict_is_master(page) &&
                     (flags != DPU_ACQUIRE_PIN || dpu_pinned(dpu, page) || tries > 0);
-        if (have) {
-            int status = strict_map(address, page);
-            driver_unlock(node_g.driver);
-            return status;
-        }
-        driver_ticket_t t;
-        int status = driver_ticket_open(node_g.driver, &t);
-        dpu_request_t r = {.op = DPU_OP_ACQUIRE, .page = page, .flags = flags};
-        if (status == ARI_OK && (status = driver_submit(node_g.driver, t, &r, NULL)) != ARI_OK)
-            driver_ticket_close(node_g.driver, t);
+        int status = have ? strict_map(address, page) : ARI_OK;
         driver_unlock(node_g.driver);
-        if (status == ARI_OK)
-            status = driver_wait(node_g.driver, t, NULL);
+        if (have)
+            return status;
+        /* Asked without the lock: if the page arrives meanwhile, the DPU
+         * grants the request here at once. */
+        dpu_request_t r = {.op = DPU_OP_ACQUIRE, .page = page, .flags = flags};
+        status = node_call(&r, NULL, NULL);
         if (status == ARI_EBUSY) { /* the owner's queue is full: later */
             driver_poll_for(node_g.driver, 50000);
             continue;
@@ -141,15 +136,8 @@ int strict_reclaim(uint64_t page_address)
 static int strict_release_page(uint64_t page_address, ari_gva_t page)
 {
     (void)page_address;
-    driver_lock(node_g.driver);
-    driver_ticket_t t;
-    int status = driver_ticket_open(node_g.driver, &t);
     dpu_request_t r = {.op = DPU_OP_RELEASE, .page = page};
-    if (status == ARI_OK && (status = driver_submit(node_g.driver, t, &r, NULL)) != ARI_OK)
-        driver_ticket_close(node_g.driver, t);
-    driver_unlock(node_g.driver);
-    if (status == ARI_OK)
-        status = driver_wait(node_g.driver, t, NULL);
+    int status = node_call(&r, NULL, NULL);
     return status == ARI_EINVAL ? ARI_EPERM : status; /* not pinned here */
 }
 

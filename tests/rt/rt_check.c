@@ -658,6 +658,12 @@ static void rt_owned_pins(uint64_t rounds)
         CHECK(old < total);
     }
     CHECK_ERR(ari_release(owned, 8), ARI_EPERM); /* not pinned here */
+    /* Bad ranges: empty, and past the allocation (its next page is unallocated). */
+    CHECK_ERR(ari_acquire(owned, 0), ARI_EINVAL);
+    CHECK_ERR(ari_acquire(owned, 2 * PAGE), ARI_EFAULT);
+    CHECK_ERR(ari_release(owned, 2 * PAGE), ARI_EFAULT);
+    int local = 0;
+    CHECK_ERR(ari_acquire(&local, sizeof local), ARI_EFAULT); /* not global memory */
     CHECK_OK(ari_barrier());
     CHECK_U64(owned[0], ==, total);
     CHECK_U64(owned[2], ==, total);
