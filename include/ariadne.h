@@ -133,7 +133,8 @@ int ari_gva_parse(const char *text, ari_gva_t *gva_out);
 #define ARI_PATHCACHE 0u       /* the default: path-cache coherence (replicas, write-through) */
 #define ARI_OWNERSHIP 0x1u     /* ownership pages: one copy, moved by faults; sequentially
                                 * consistent (DESIGN §5, docs/MEMORY-MODEL.md) */
-#define ARI_HUGE 0x2u          /* 2 MiB pages: needs huge pages reserved on the host */
+#define ARI_HUGE 0x2u          /* 2 MiB pages of the host's huge page pool
+                                * (sysctl vm.nr_hugepages; docs/RUNTIME.md) */
 #define ARI_SPREAD 0x4u        /* ari_alloc_all: page i's owner is node i mod N */
 
 /* ari_where: distance from this node to the page's master (DESIGN §3). */
@@ -174,8 +175,16 @@ int ari_node_count(void);
  * size is rounded up to whole pages (4 KiB; 2 MiB with ARI_HUGE). Flags:
  * ARI_PATHCACHE, ARI_OWNERSHIP or ARI_HUGE. NULL and ari_errno():
  * ARI_EINVAL (size 0, unknown flags, ARI_SPREAD, ARI_OWNERSHIP with
- * ARI_HUGE), ARI_ENOMEM (past --mem or the heap), ARI_ENOTSUP (ARI_HUGE
- * without huge pages reserved on the host).
+ * ARI_HUGE), ARI_ENOMEM (past --mem or the heap, or more 2 MiB pages
+ * than the host's pool has free: a message says how many), ARI_ENOTSUP
+ * (ARI_HUGE without huge pages reserved on the host when the run started,
+ * or links too small to carry one: a message says which).
+ *
+ * 2 MiB pages (ARI_HUGE) are path-cache pages: read with plain loads (a
+ * fault brings the whole 2 MiB page, without read-ahead), written with
+ * plain stores or ari_store, atomics as on any page. Each copy, master or
+ * replica, takes a page of the host's pool: a reader whose host pool is
+ * empty stops with a message, as past --mem. ari_acquire refuses them.
  *
  * Ownership pages have one copy, mapped read-write at its owner only: any
  * load or store elsewhere faults, and the page moves to the faulting node
@@ -188,7 +197,9 @@ int ari_node_count(void);
 void *ari_alloc(size_t bytes, unsigned flags);
 /* Collective: every node calls it with the same arguments in the same
  * order and gets the same pointer. Pages are owned by node 0, or with
- * ARI_SPREAD page i by node i mod N. Returns when every page exists. */
+ * ARI_SPREAD page i by node i mod N. Returns when every page exists. When
+ * it fails on one node (e.g. its huge page pool is short), it fails on
+ * every node: that node's status there, ARI_ENOMEM on the others. */
 void *ari_alloc_all(size_t bytes, unsigned flags);
 /* Frees memory from ari_alloc (only on the node that allocated it:
  * ARI_EPERM elsewhere) or from ari_alloc_all (collective: every node calls
@@ -308,7 +319,8 @@ typedef struct {
                                                     * pages owned, valid replicas, and
                                                     * entries that only route others' */
     uint64_t mem_held, mem_limit;                  /* others' pages held here now, and
-                                                    * how many --mem leaves room for */
+                                                    * how many --mem leaves room for, in
+                                                    * 4 KiB pages (a 2 MiB page is 512) */
     uint64_t evictions;                            /* replicas dropped to stay in --mem */
     uint64_t transfers_in, transfers_out;          /* ownership pages that came, and went */
 } ari_stats_t;

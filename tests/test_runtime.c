@@ -423,6 +423,75 @@ TEST_FN(rt_capacity)
     rt_case_ok("mprotect", "mprotect", 3, NULL, "--mem", "1M", "@rt", "capacity", "2", NULL);
 }
 
+/* The host's huge page pool: a /proc/sys/vm or /proc/meminfo number. */
+static long rt_huge_read(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    long value = -1;
+    char line[128], format[64];
+    snprintf(format, sizeof format, "%s%%ld", key);
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, format, &value) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return value;
+}
+
+static bool rt_huge_set(long pages)
+{
+    FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+    bool ok = f != NULL && fprintf(f, "%ld\n", pages) > 0;
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    return ok;
+}
+
+/* 2 MiB pages (ARI_HUGE). Without huge pages on the host, the allocation
+ * fails with ARI_ENOTSUP and a message. With them (as root the test
+ * reserves what it needs and gives it back), pages written with plain
+ * stores are read by every node, on mesh and ring, with userfaultfd and
+ * mprotect; the pool comes back whole after each run. */
+TEST_FN(rt_huge)
+{
+    const long need = 24; /* the most the runs below hold at once, plus room */
+    long total = rt_huge_read("/proc/meminfo", "HugePages_Total:");
+    long reserved = rt_huge_read("/proc/sys/vm/nr_hugepages", "");
+    if (total == 0) {
+        rt_run_t run;
+        rt_launch(&run, NULL, "-n", "2", "@rt", "nohuge", NULL);
+        if (run.status != 0)
+            RT_FAIL_RUN(&run, "rt_check nohuge failed");
+        RT_HAS(&run, run.out, "[1] nohuge: node 1: ARI_HUGE refused");
+        RT_HAS(&run, run.err, "no huge pages reserved");
+        rt_free(&run);
+    }
+    long free_before = rt_huge_read("/proc/meminfo", "HugePages_Free:");
+    bool raised = false;
+    if (free_before < need) {
+        if (geteuid() != 0 || reserved < 0 || !rt_huge_set(reserved + need - free_before)) {
+            printf("rt_huge: %ld huge pages free and no way to reserve more (not root): "
+                   "only the refusal was checked\n", free_before);
+            return;
+        }
+        raised = true;
+        free_before = rt_huge_read("/proc/meminfo", "HugePages_Free:");
+        if (free_before < need) { /* the kernel found too little contiguous memory */
+            rt_huge_set(reserved);
+            printf("rt_huge: the kernel reserved only %ld huge pages: refusal checked only\n",
+                   free_before);
+            return;
+        }
+    }
+    rt_case_ok(NULL, NULL, 2, NULL, "@rt", "huge", "2", NULL);
+    rt_case_ok(NULL, NULL, 4, NULL, "--topo", "ring", "@rt", "huge", "1", NULL);
+    rt_case_ok("mprotect", "mprotect", 3, NULL, "@rt", "huge", "1", NULL);
+    long free_after = rt_huge_read("/proc/meminfo", "HugePages_Free:");
+    if (raised)
+        rt_huge_set(reserved);
+    CHECK(free_after == free_before); /* every page given back */
+}
+
 /* A load from global memory nobody allocated stops the process with a
  * message: from another node's slot (the owner says no such page) and
  * from this node's own (a run of one). */

@@ -31,12 +31,15 @@
 #include "core/topo.h"
 #include "dpu/files.h"
 #include "runtime/ctl.h"
+#include "runtime/fault.h"
 #include "tool.h"
 
 #define RUN_PORTS_DEFAULT 8u
 #define RUN_MEM_DEFAULT (1ull << 30)
 #define RUN_TIMEOUT_MS_DEFAULT 30000u
 #define RUN_GRACE_MS_DEFAULT 5000u
+#define RUN_RING_HUGE (16ull << 20)      /* rings that carry a 2 MiB page */
+#define RUN_RINGS_HUGE_MAX (1ull << 30) /* ... unless they would take more */
 #define RUN_GRACE_MS_MAX 3600000u
 /* A line longer than this is passed on in pieces of this size, each prefixed. */
 #define RUN_LINE_MAX (64u * 1024u)
@@ -66,6 +69,7 @@ typedef struct {
     const char *topo;        /* NULL: the default for N and ports */
     uint64_t mem_bytes;
     uint64_t ring_capacity;
+    bool ring_set;           /* --ring given: no automatic size */
     uint32_t timeout_ms;
     uint32_t grace_ms;
     bool timeout_given;
@@ -96,7 +100,9 @@ static void run_usage(FILE *out)
             "  --mem SIZE        global memory each node may map (default 1G); a number\n"
             "                    with an optional K, M, G or T suffix (powers of 1024)\n"
             "  --ring BYTES      bytes per link ring, a power of two from %u to %llu\n"
-            "                    (default %u; suffixes as --mem)\n"
+            "                    (default %u; suffixes as --mem); 16M when the host has\n"
+            "                    huge pages reserved and all rings fit in 1G, so that a\n"
+            "                    ring can carry a 2 MiB page (ARI_HUGE)\n"
             "  --timeout-ms MS   longest wait of any call in the nodes (default %u, or\n"
             "                    the environment's " RUN_ENV_TIMEOUT ")\n"
             "  --grace-ms MS     after a node dies or this command gets SIGINT/SIGTERM,\n"
@@ -239,7 +245,7 @@ static int run_parse_option(int option, const char *arg, run_options_t *o)
         return 0;
     case OPT_TOPO: o->topo = arg; return 0;
     case OPT_MEM: return run_parse_size("--mem", arg, &o->mem_bytes);
-    case OPT_RING: return run_parse_ring(arg, &o->ring_capacity);
+    case OPT_RING: o->ring_set = true; return run_parse_ring(arg, &o->ring_capacity);
     case OPT_STATS: o->stats = true; return 0;
     case OPT_STATS_JSON: o->stats_json = arg; return 0;
     default: return -1; /* NEVER: getopt only returns the options above */
@@ -1214,7 +1220,13 @@ static int run_prepare(run_t *run)
 
 static int run_ctl_create(run_t *run)
 {
-    const run_options_t *o = &run->options;
+    run_options_t *o = &run->options;
+    /* A 2 MiB page (ARI_HUGE) crosses a link as one message, at most a
+     * quarter of a ring: with huge pages on the host, rings of 16 MiB,
+     * unless that would take more than 1 GiB. */
+    if (!o->ring_set && fault_huge_pool(false) > 0 &&
+        (uint64_t)run->ring_count * RUN_RING_HUGE <= RUN_RINGS_HUGE_MAX)
+        o->ring_capacity = RUN_RING_HUGE;
     ctl_params_t params = {
         .nodes = o->nodes, .ports = o->ports, .ring_count = run->ring_count,
         .ring_capacity = o->ring_capacity, .mem_bytes = o->mem_bytes,

@@ -785,8 +785,11 @@ static void dpu_install(dpu_t *dpu, pcache_entry_t *entry, const msg_t *data)
     }
     uint8_t *memory = dpu->world.page_memory(dpu->world.ctx, entry->page, true);
     if (memory == NULL) {
-        dpu_pending_complete_reads(dpu, entry->page, ARI_ENOMEM, 0);
-        dpu_entry_release(dpu, entry);
+        /* Completing the reads may release the entry already: look again. */
+        dpu_pending_complete_reads(dpu, data->page, ARI_ENOMEM, 0);
+        entry = pcache_find(dpu->pcache, data->page);
+        if (entry != NULL)
+            dpu_entry_release(dpu, entry);
         return;
     }
     dpu_page_write(dpu, entry->page, memory, data->offset, data->data, data->data_length);

@@ -35,23 +35,43 @@ static int api_kind(unsigned flags, bool collective, heap_kind_t *kind_out)
         return ARI_EINVAL;
     if ((flags & ARI_OWNERSHIP) && (flags & ARI_HUGE))
         return ARI_EINVAL;
-    if (flags & ARI_HUGE) {
-        FILE *meminfo = fopen("/proc/meminfo", "r");
-        unsigned long total = 0;
-        char line[128];
-        while (meminfo != NULL && fgets(line, sizeof line, meminfo) != NULL)
-            sscanf(line, "HugePages_Total: %lu", &total);
-        if (meminfo != NULL)
-            fclose(meminfo);
-        fprintf(stderr, total == 0
-                            ? "ariadne: ARI_HUGE: this host has no huge pages reserved "
-                              "(HugePages_Total is 0; as root: sysctl vm.nr_hugepages=N)\n"
-                            : "ariadne: ARI_HUGE: 2 MiB pages are not served by the runtime "
-                              "yet; allocate without ARI_HUGE\n");
+    if ((flags & ARI_HUGE) && node_huge_ready() != ARI_OK)
         return ARI_ENOTSUP;
-    }
-    *kind_out = (flags & ARI_OWNERSHIP) ? HEAP_KIND_OWNERSHIP : HEAP_KIND_PATHCACHE;
+    *kind_out = (flags & ARI_OWNERSHIP) ? HEAP_KIND_OWNERSHIP
+                : (flags & ARI_HUGE)    ? HEAP_KIND_HUGE
+                                        : HEAP_KIND_PATHCACHE;
     return ARI_OK;
+}
+
+/* Takes the host's huge pages for the 2 MiB pages born here before any is
+ * made, so that an allocation the pool cannot hold fails whole, and says
+ * why. */
+static int api_huge_reserve(const heap_alloc_t *alloc, bool collective, uint64_t pages)
+{
+    uint64_t taken = 0;
+    int status = ARI_OK;
+    for (uint64_t a = alloc->start; a < alloc->start + alloc->bytes && status == ARI_OK;
+         a += GVA_HUGE_PAGE_SIZE) {
+        uint32_t machine = collective ? heap_collective_machine(&node_g.heap, alloc, a) : node_g.id;
+        if (machine != node_g.id)
+            continue;
+        status = fault_huge_reserve(node_g.fault, HEAP_BASE + a, GVA_HUGE_PAGE_SIZE);
+        taken = a + GVA_HUGE_PAGE_SIZE - alloc->start;
+    }
+    if (status == ARI_OK)
+        return ARI_OK;
+    (void)fault_discard(node_g.fault, HEAP_BASE + alloc->start, taken); /* give them back */
+    uint64_t total = fault_huge_pool(false);
+    if (total == 0)
+        fprintf(stderr, "ariadne: node %u: ARI_HUGE: this host has no huge pages reserved "
+                        "(HugePages_Total is 0; as root: sysctl vm.nr_hugepages=N)\n",
+                node_g.id);
+    else
+        fprintf(stderr, "ariadne: node %u: ARI_HUGE: %llu pages of 2 MiB wanted, the host's "
+                        "pool has %llu free of %llu (sysctl vm.nr_hugepages)\n",
+                node_g.id, (unsigned long long)pages,
+                (unsigned long long)fault_huge_pool(true), (unsigned long long)total);
+    return status;
 }
 
 typedef struct {
@@ -69,7 +89,8 @@ static void api_make_page_op(void *ctx, uint64_t i, dpu_request_t *r)
     api_pages_t *set = ctx;
     heap_place_t place = {.collective = set->collective, .kind = set->kind,
                           .machine = node_g.id, .offset = set->pages[i],
-                          .page_bytes = GVA_PAGE_SIZE};
+                          .page_bytes = set->kind == HEAP_KIND_HUGE ? GVA_HUGE_PAGE_SIZE
+                                                                    : GVA_PAGE_SIZE};
     memset(r, 0, sizeof *r);
     r->op = set->op;
     r->page = heap_page_gva(&place);
@@ -81,14 +102,15 @@ static void api_make_page_op(void *ctx, uint64_t i, dpu_request_t *r)
 static int api_pages_op(const heap_alloc_t *alloc, bool collective, heap_kind_t kind,
                         dpu_op_t op)
 {
-    uint64_t total = alloc->bytes / GVA_PAGE_SIZE;
+    uint64_t page = kind == HEAP_KIND_HUGE ? GVA_HUGE_PAGE_SIZE : GVA_PAGE_SIZE;
+    uint64_t total = alloc->bytes / page;
     api_pages_t set = {.collective = collective, .kind = kind, .op = op,
                        .pages = malloc((total > 0 ? total : 1) * sizeof(uint64_t))};
     if (set.pages == NULL)
         return ARI_ENOMEM;
     uint64_t mine = 0;
     for (uint64_t i = 0; i < total; i++) {
-        uint64_t offset = alloc->start + i * GVA_PAGE_SIZE;
+        uint64_t offset = alloc->start + i * page;
         uint32_t machine = collective ? heap_collective_machine(&node_g.heap, alloc, offset)
                                       : node_g.id;
         if (machine == node_g.id)
@@ -106,14 +128,59 @@ static int api_pages_op(const heap_alloc_t *alloc, bool collective, heap_kind_t 
     return status;
 }
 
-static uint64_t api_pages_born_here(const heap_alloc_t *alloc, bool collective)
+/* Bytes of an allocation whose pages are born here. */
+static uint64_t api_bytes_born_here(const heap_alloc_t *alloc, bool collective)
 {
-    uint64_t total = alloc->bytes / GVA_PAGE_SIZE;
+    uint64_t page = (alloc->flags & ARI_HUGE) ? GVA_HUGE_PAGE_SIZE : GVA_PAGE_SIZE;
+    uint64_t total = alloc->bytes / page;
     if (!collective)
-        return total;
+        return alloc->bytes;
     if ((alloc->flags & ARI_SPREAD) == 0)
-        return node_g.id == 0 ? total : 0;
-    return total / node_g.count + (node_g.id < total % node_g.count ? 1 : 0);
+        return node_g.id == 0 ? alloc->bytes : 0;
+    return (total / node_g.count + (node_g.id < total % node_g.count ? 1 : 0)) * page;
+}
+
+/* Takes the range back after a failure (its pages too, when made). */
+static void api_alloc_undo(const heap_alloc_t *alloc, bool collective, heap_kind_t kind,
+                           uint64_t mine, bool made)
+{
+    if (made)
+        (void)api_pages_op(alloc, collective, kind, DPU_OP_FREE);
+    else if (kind == HEAP_KIND_HUGE)
+        (void)fault_discard(node_g.fault, HEAP_BASE + alloc->start, alloc->bytes);
+    heap_alloc_t undone;
+    pthread_mutex_lock(&node_g.heap_lock);
+    heap_free(&node_g.heap, collective, kind, alloc->start, &undone);
+    node_g.owned_bytes -= mine;
+    pthread_mutex_unlock(&node_g.heap_lock);
+}
+
+/* Reserves the range and makes the pages born here. `*held` tells whether
+ * the range is still reserved, `*made` whether its pages were made. */
+static int api_alloc_here(size_t bytes, unsigned flags, bool collective, heap_kind_t kind,
+                          heap_alloc_t *alloc, uint64_t *mine, bool *held, bool *made)
+{
+    pthread_mutex_lock(&node_g.heap_lock);
+    int status = heap_alloc(&node_g.heap, collective, kind, bytes, flags, alloc);
+    *mine = status == ARI_OK ? api_bytes_born_here(alloc, collective) : 0;
+    if (status == ARI_OK && node_g.owned_bytes + *mine > node_g.mem_bytes)
+        status = ARI_ENOMEM; /* past --mem: never an overcommit */
+    if (status == ARI_OK)
+        node_g.owned_bytes += *mine;
+    pthread_mutex_unlock(&node_g.heap_lock);
+    *held = status == ARI_OK;
+    *made = false;
+    if (status == ARI_ENOMEM) {
+        *mine = 0;
+        *held = true; /* undone below, with nothing owned */
+    }
+    if (status == ARI_OK && kind == HEAP_KIND_HUGE)
+        status = api_huge_reserve(alloc, collective, *mine / GVA_HUGE_PAGE_SIZE);
+    if (status == ARI_OK) {
+        status = api_pages_op(alloc, collective, kind, DPU_OP_CREATE);
+        *made = true; /* perhaps some: freeing them all is harmless */
+    }
+    return status;
 }
 
 static void *api_alloc(size_t bytes, unsigned flags, bool collective)
@@ -125,22 +192,16 @@ static void *api_alloc(size_t bytes, unsigned flags, bool collective)
         return NULL;
     }
     heap_alloc_t alloc;
-    pthread_mutex_lock(&node_g.heap_lock);
-    status = heap_alloc(&node_g.heap, collective, kind, bytes, flags, &alloc);
-    uint64_t mine = status == ARI_OK ? api_pages_born_here(&alloc, collective) * GVA_PAGE_SIZE : 0;
-    if (status == ARI_OK && node_g.owned_bytes + mine > node_g.mem_bytes) {
-        heap_alloc_t undone;
-        heap_free(&node_g.heap, collective, kind, alloc.start, &undone);
-        status = ARI_ENOMEM; /* past --mem: never an overcommit */
-    }
-    if (status == ARI_OK)
-        node_g.owned_bytes += mine;
-    pthread_mutex_unlock(&node_g.heap_lock);
-    if (status == ARI_OK)
-        status = api_pages_op(&alloc, collective, kind, DPU_OP_CREATE);
-    /* Nobody may touch a collective page before its owner made it. */
-    if (status == ARI_OK && collective)
-        status = node_barrier();
+    uint64_t mine;
+    bool held, made;
+    status = api_alloc_here(bytes, flags, collective, kind, &alloc, &mine, &held, &made);
+    /* Collective: every node must come out with the same heap, so all
+     * agree on the outcome (nobody touches a page before its owner made
+     * it, either: the agreement is a barrier). */
+    if (collective && status != ARI_EPEER)
+        status = node_agree(status);
+    if (status != ARI_OK && held)
+        api_alloc_undo(&alloc, collective, kind, mine, made && status != ARI_EPEER);
     if (status != ARI_OK) {
         node_fail(status == ARI_EBUSY ? ARI_ENOMEM : status);
         return NULL;
@@ -183,7 +244,7 @@ int ari_free(void *ptr)
     pthread_mutex_lock(&node_g.heap_lock);
     heap_alloc_t freed;
     if (heap_free(&node_g.heap, place.collective, place.kind, alloc.start, &freed) == ARI_OK)
-        node_g.owned_bytes -= api_pages_born_here(&freed, place.collective) * GVA_PAGE_SIZE;
+        node_g.owned_bytes -= api_bytes_born_here(&freed, place.collective);
     pthread_mutex_unlock(&node_g.heap_lock);
     return status == ARI_OK ? ARI_OK : node_fail(status);
 }
@@ -257,16 +318,17 @@ int ari_unmap(void *ptr, size_t bytes)
     if (u.pages == NULL)
         return node_fail(ARI_ENOMEM);
     uint64_t count = 0;
-    for (uint64_t i = 0; i < total; i++) {
+    for (uint64_t a = first; a < end;) {
         heap_place_t place;
         ari_gva_t page;
-        if (node_place((void *)(uintptr_t)(first + i * GVA_PAGE_SIZE), &place, &page) != ARI_OK) {
+        if (node_place((void *)(uintptr_t)a, &place, &page) != ARI_OK) {
             free(u.pages);
             return node_fail(ARI_EFAULT);
         }
         /* The owner keeps its masters; an ownership page has no replica. */
         if (place.machine != node_g.id && place.kind != HEAP_KIND_OWNERSHIP)
             u.pages[count++] = page;
+        a = (a & ~(place.page_bytes - 1)) + place.page_bytes;
     }
     int status = node_call_many(count, api_make_unref, &u);
     free(u.pages);
@@ -280,11 +342,13 @@ int ari_prefault(const void *ptr, size_t bytes)
         return node_fail(bytes == 0 ? ARI_EINVAL : ARI_EFAULT);
     /* Every page must stay: others' pages beyond --mem cannot. */
     uint64_t a = (uint64_t)(uintptr_t)ptr & ~(uint64_t)(GVA_PAGE_SIZE - 1), foreign = 0;
-    for (; a < (uint64_t)(uintptr_t)ptr + bytes; a += GVA_PAGE_SIZE) {
+    while (a < (uint64_t)(uintptr_t)ptr + bytes) {
         heap_place_t place;
         if (node_place((const void *)(uintptr_t)a, &place, NULL) != ARI_OK)
             return node_fail(ARI_EFAULT);
-        foreign += place.machine != node_g.id;
+        if (place.machine != node_g.id)
+            foreign += place.page_bytes / GVA_PAGE_SIZE; /* --mem counts 4 KiB units */
+        a = (a & ~(place.page_bytes - 1)) + place.page_bytes;
     }
     if (foreign > budget_stats().limit)
         return node_fail(ARI_ENOMEM);
@@ -342,12 +406,14 @@ static int api_piece(uint64_t address, uint64_t end, api_piece_t *piece)
     int status = node_place((void *)(uintptr_t)address, &place, &piece->page);
     if (status != ARI_OK)
         return status;
-    if (place.kind == HEAP_KIND_HUGE)
-        return ARI_ENOTSUP;
+    if (place.kind == HEAP_KIND_HUGE && (status = node_huge_ready()) != ARI_OK)
+        return status;
     piece->direct = place.kind == HEAP_KIND_OWNERSHIP;
     piece->address = (uint8_t *)(uintptr_t)address;
-    piece->offset = (uint32_t)(address & (GVA_PAGE_SIZE - 1));
-    uint64_t room = GVA_PAGE_SIZE - piece->offset;
+    piece->offset = (uint32_t)(address & (place.page_bytes - 1));
+    /* Pieces of a 2 MiB page stop at 4 KiB boundaries too: a WRITE's
+     * bytes wait in a buffer on the stack. */
+    uint64_t room = GVA_PAGE_SIZE - (address & (GVA_PAGE_SIZE - 1));
     piece->length = (uint32_t)(end - address < room ? end - address : room);
     return ARI_OK;
 }

@@ -19,7 +19,8 @@ static struct {
     pthread_mutex_t lock;
     uint64_t *slots;
     uint64_t mask; /* capacity - 1, a power of two */
-    uint64_t count;
+    uint64_t count;    /* pages in the set */
+    uint64_t units;    /* their size in 4 KiB units: a 2 MiB page is 512 */
     uint64_t evictions, flushes;
 } budget_g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -37,7 +38,7 @@ int budget_init(void)
 {
     budget_g.slots = calloc(BUDGET_SLOTS_MIN, sizeof *budget_g.slots);
     budget_g.mask = BUDGET_SLOTS_MIN - 1;
-    budget_g.count = budget_g.evictions = budget_g.flushes = 0;
+    budget_g.count = budget_g.units = budget_g.evictions = budget_g.flushes = 0;
     return budget_g.slots != NULL ? ARI_OK : ARI_ENOMEM;
 }
 
@@ -45,20 +46,23 @@ void budget_fini(void)
 {
     free(budget_g.slots);
     budget_g.slots = NULL;
-    budget_g.count = 0;
+    budget_g.count = budget_g.units = 0;
 }
 
-/* Under the set's lock. */
-static void budget_put(uint64_t key)
+/* Under the set's lock; true when the key was not there. */
+static bool budget_put(uint64_t key)
 {
     uint64_t i = budget_hash(key) & budget_g.mask;
     while (budget_g.slots[i] != 0 && budget_g.slots[i] != key)
         i = (i + 1) & budget_g.mask;
-    if (budget_g.slots[i] == 0) {
-        budget_g.slots[i] = key;
-        budget_g.count++;
-    }
+    if (budget_g.slots[i] != 0)
+        return false;
+    budget_g.slots[i] = key;
+    budget_g.count++;
+    return true;
 }
+
+static uint64_t budget_units_of(ari_gva_t page) { return gva_page_size(page) / GVA_PAGE_SIZE; }
 
 /* Under the set's lock: doubles the table at half full. On no memory the
  * table stays (it is never more than 3/4 full: the set stops growing and
@@ -88,8 +92,8 @@ void budget_note_held(ari_gva_t page)
     if (key == 0 || gva_machine(page) == node_g.id)
         return; /* born here: reserved when allocated */
     pthread_mutex_lock(&budget_g.lock);
-    if (budget_g.slots != NULL && budget_grow())
-        budget_put(key);
+    if (budget_g.slots != NULL && budget_grow() && budget_put(key))
+        budget_g.units += budget_units_of(page);
     pthread_mutex_unlock(&budget_g.lock);
 }
 
@@ -115,6 +119,7 @@ void budget_note_dropped(ari_gva_t page)
         }
         budget_g.slots[hole] = 0;
         budget_g.count--;
+        budget_g.units -= budget_units_of(page);
     }
     pthread_mutex_unlock(&budget_g.lock);
 }
@@ -130,7 +135,7 @@ static uint64_t budget_limit(void)
 static uint64_t budget_held(void)
 {
     pthread_mutex_lock(&budget_g.lock);
-    uint64_t held = budget_g.count;
+    uint64_t held = budget_g.units;
     pthread_mutex_unlock(&budget_g.lock);
     return held;
 }
@@ -176,8 +181,8 @@ static int budget_older(const void *a, const void *b)
     return x->used_ns < y->used_ns ? -1 : x->used_ns > y->used_ns;
 }
 
-/* Drops up to `want` of the least recently used clean replicas; returns
- * how many went. */
+/* Drops up to `want` units (4 KiB) of the least recently used clean
+ * replicas; returns how many units went. */
 static uint64_t budget_evict(uint64_t want)
 {
     driver_lock(node_g.driver);
@@ -191,19 +196,19 @@ static uint64_t budget_evict(uint64_t want)
     pcache_each(pc, budget_consider, &v);
     qsort(v.items, v.count, sizeof *v.items, budget_older);
     driver_ticket_t t;
-    uint64_t gone = 0;
+    uint64_t gone = 0, pages = 0;
     bool open = v.count > 0 && driver_ticket_open(node_g.driver, &t) == ARI_OK;
     for (uint64_t i = 0; open && i < v.count && gone < want; i++) {
         dpu_request_t r = {.op = DPU_OP_UNREF, .page = v.items[i].page};
         if (driver_submit(node_g.driver, t, &r, NULL) == ARI_OK) /* done at once */
-            gone++;
+            gone += budget_units_of(v.items[i].page), pages++;
     }
     driver_unlock(node_g.driver);
     if (open)
         (void)driver_wait(node_g.driver, t, NULL); /* closes the ticket */
     free(v.items);
     pthread_mutex_lock(&budget_g.lock);
-    budget_g.evictions += gone;
+    budget_g.evictions += pages;
     pthread_mutex_unlock(&budget_g.lock);
     return gone;
 }
@@ -236,7 +241,7 @@ budget_stats_t budget_stats(void)
 {
     budget_stats_t s = {.limit = budget_limit()};
     pthread_mutex_lock(&budget_g.lock);
-    s.held = budget_g.count;
+    s.held = budget_g.units;
     s.evictions = budget_g.evictions;
     s.flushes = budget_g.flushes;
     pthread_mutex_unlock(&budget_g.lock);

@@ -31,15 +31,16 @@ void budget_fini(void);
 void budget_note_held(ari_gva_t page);
 void budget_note_dropped(ari_gva_t page);
 
-/* Pages of others this node may still take before it must evict. */
+/* Room is counted in 4 KiB units: a 2 MiB page is 512 of them. */
+/* Units of others' pages this node may still take before it must evict. */
 uint64_t budget_room(void);
-/* Makes room for `pages` more pages of others (evicting, flushing if
- * need be). ARI_ENOMEM when it cannot. */
+/* Makes room for `pages` more units (evicting, flushing if need be).
+ * ARI_ENOMEM when it cannot. */
 int budget_make_room(uint64_t pages);
 
 typedef struct {
-    uint64_t held;       /* others' pages held now */
-    uint64_t limit;      /* how many it may hold now (--mem less the pages born here) */
+    uint64_t held;       /* others' pages held now, in 4 KiB units */
+    uint64_t limit;      /* how many units it may hold now (--mem less what was born here) */
     uint64_t evictions;  /* replicas dropped to make room */
     uint64_t flushes;    /* times dirty pages had to be flushed to make room */
 } budget_stats_t;

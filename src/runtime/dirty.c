@@ -16,6 +16,7 @@
 #include "core/diff.h"
 #include "core/dpu.h"
 #include "core/gva.h"
+#include "core/msg.h"
 #include "core/pcache.h"
 #include "node.h"
 #include "notice.h"
@@ -28,6 +29,7 @@
 typedef struct {
     uint64_t address;  /* the page in the application's view */
     ari_gva_t page;
+    uint32_t bytes;    /* its size: 4 KiB, or 2 MiB */
     uint8_t *twin;
     bool stale;        /* invalidated while dirty: re-sync after the flush */
 } dirty_entry_t;
@@ -103,9 +105,10 @@ static void dirty_index_remove(uint64_t address)
     dirty_g.index[hole] = 0;
 }
 
-static void dirty_twin_put(uint8_t *twin)
+/* Spare twins of 4 KiB are kept; a 2 MiB one is freed. */
+static void dirty_twin_put(uint8_t *twin, uint32_t bytes)
 {
-    if (dirty_g.pooled < dirty_g.max)
+    if (bytes == DIRTY_PAGE && dirty_g.pooled < dirty_g.max)
         dirty_g.pool[dirty_g.pooled++] = twin;
     else
         free(twin);
@@ -117,7 +120,7 @@ static void dirty_remove(dirty_entry_t *e)
     uint32_t last = atomic_load_explicit(&dirty_g.count, memory_order_relaxed) - 1;
     uint32_t at = (uint32_t)(e - dirty_g.entries);
     dirty_index_remove(e->address);
-    dirty_twin_put(e->twin);
+    dirty_twin_put(e->twin, e->bytes);
     if (at != last) {
         dirty_g.entries[at] = dirty_g.entries[last];
         dirty_index_put(dirty_g.entries[at].address, at + 1);
@@ -241,7 +244,7 @@ void dirty_store_through(uint64_t address, const uint8_t *bytes, uint32_t length
 {
     if (atomic_load_explicit(&dirty_g.count, memory_order_acquire) == 0)
         return;
-    uint64_t page = address & ~(DIRTY_PAGE - 1);
+    uint64_t page = address & ~(fault_page_size(node_g.fault, address) - 1);
     pthread_mutex_lock(&dirty_g.lock);
     dirty_entry_t *e = dirty_find(page);
     if (e != NULL) {
@@ -285,22 +288,56 @@ __attribute__((noreturn)) static void dirty_out_of_memory(void)
 
 /* Under the lock: the entry's diff, closing the page for writing. Its
  * twin goes back to the pool and the entry away. */
+/* A 2 MiB page's diff, made 4 KiB at a time: no run is longer than 4 KiB,
+ * so dirty_send can cut it into WRITEs at run boundaries. Returns its
+ * length; *out is malloc'd (NULL when nothing changed). */
+static size_t dirty_diff_huge(const uint8_t *page, const uint8_t *twin, uint32_t bytes,
+                              uint8_t **out)
+{
+    size_t at = 0, capacity = 0;
+    uint8_t *diff = NULL;
+    for (uint32_t block = 0; block < bytes; block += DIRTY_PAGE) {
+        if (memcmp(page + block, twin + block, DIRTY_PAGE) == 0)
+            continue;
+        if (capacity - at < diff_bound(DIRTY_PAGE)) {
+            capacity = capacity * 2 + diff_bound(DIRTY_PAGE);
+            diff = realloc(diff, capacity);
+            if (diff == NULL)
+                dirty_out_of_memory();
+        }
+        size_t n = diff_make(page + block, twin + block, DIRTY_PAGE, diff + at, capacity - at);
+        for (size_t run = at; run < at + n;) { /* offsets from the block to the page */
+            uint32_t offset = msg_le32(diff + run), length = msg_le32(diff + run + 4);
+            msg_put32(diff + run, offset + block);
+            run += DIFF_RUN_HEADER + length;
+        }
+        at += n;
+    }
+    *out = diff;
+    return at;
+}
+
 static void dirty_take(dirty_entry_t *e, dirty_out_t *out)
 {
-    fault_close_write(node_g.fault, e->address, DIRTY_PAGE);
-    size_t length = diff_make(dirty_memory(e->address), e->twin, DIRTY_PAGE, dirty_g.scratch,
-                              diff_bound(DIRTY_PAGE));
+    fault_close_write(node_g.fault, e->address, e->bytes);
     out->page = e->page;
     out->stale = e->stale;
     out->orphan = false;
-    out->length = (uint32_t)length;
     out->diff = NULL;
-    if (length > 0) {
-        out->diff = malloc(length);
-        if (out->diff == NULL)
-            dirty_out_of_memory();
-        memcpy(out->diff, dirty_g.scratch, length);
+    size_t length;
+    if (e->bytes != DIRTY_PAGE) {
+        length = dirty_diff_huge(dirty_memory(e->address), e->twin, e->bytes, &out->diff);
+    } else {
+        length = diff_make(dirty_memory(e->address), e->twin, DIRTY_PAGE, dirty_g.scratch,
+                           diff_bound(DIRTY_PAGE));
+        if (length > 0) {
+            out->diff = malloc(length);
+            if (out->diff == NULL)
+                dirty_out_of_memory();
+            memcpy(out->diff, dirty_g.scratch, length);
+        }
     }
+    out->length = (uint32_t)length;
     dirty_remove(e);
 }
 
@@ -335,6 +372,30 @@ void dirty_page_drop(ari_gva_t page)
  * Flushing
  * ------------------------------------------------------------------------ */
 
+/* Under the driver's lock: one diff's WRITEs on a ticket. A 4 KiB page's
+ * diff is one WRITE; a 2 MiB page's is cut at run boundaries into WRITEs
+ * of at most MSG_DATA_MAX bytes (its runs are at most 4 KiB). */
+static int dirty_submit(driver_ticket_t ticket, const dirty_out_t *out)
+{
+    uint32_t at = 0;
+    while (at < out->length) {
+        uint32_t end = at;
+        while (end < out->length) {
+            uint32_t run = DIFF_RUN_HEADER + msg_le32(out->diff + end + 4);
+            if (end + run - at > MSG_DATA_MAX)
+                break;
+            end += run;
+        }
+        dpu_request_t r = {.op = DPU_OP_WRITE, .page = out->page, .data = out->diff + at,
+                           .length = end - at, .flags = DPU_WRITE_DIFF};
+        int status = driver_submit(node_g.driver, ticket, &r, NULL);
+        if (status != ARI_OK)
+            return status;
+        at = end;
+    }
+    return ARI_OK;
+}
+
 /* Sends a batch of diffs, one ticket each, and waits for their versions. */
 static int dirty_send(dirty_out_t *outs, uint32_t n)
 {
@@ -348,9 +409,7 @@ static int dirty_send(dirty_out_t *outs, uint32_t n)
         submitted[i] = driver_ticket_open(node_g.driver, &tickets[i]);
         if (submitted[i] != ARI_OK)
             continue;
-        dpu_request_t r = {.op = DPU_OP_WRITE, .page = outs[i].page, .data = outs[i].diff,
-                           .length = outs[i].length, .flags = DPU_WRITE_DIFF};
-        submitted[i] = driver_submit(node_g.driver, tickets[i], &r, NULL);
+        submitted[i] = dirty_submit(tickets[i], &outs[i]);
         if (submitted[i] != ARI_OK)
             driver_ticket_close(node_g.driver, tickets[i]);
     }
@@ -423,20 +482,21 @@ int dirty_flush(void)
  * ------------------------------------------------------------------------ */
 
 /* Under both locks: twins a valid page and opens it for writing. */
-static int dirty_open(uint64_t address, ari_gva_t page)
+static int dirty_open(uint64_t address, ari_gva_t page, uint32_t bytes)
 {
     uint32_t count = atomic_load_explicit(&dirty_g.count, memory_order_relaxed);
-    uint8_t *twin = dirty_g.pooled > 0 ? dirty_g.pool[--dirty_g.pooled]
-                                       : aligned_alloc(64, DIRTY_PAGE);
+    uint8_t *twin = bytes == DIRTY_PAGE && dirty_g.pooled > 0 ? dirty_g.pool[--dirty_g.pooled]
+                                                              : aligned_alloc(64, bytes);
     if (twin == NULL)
         return ARI_ENOMEM;
-    memcpy(twin, dirty_memory(address), DIRTY_PAGE);
-    int status = fault_open_write(node_g.fault, address, DIRTY_PAGE);
+    memcpy(twin, dirty_memory(address), bytes);
+    int status = fault_open_write(node_g.fault, address, bytes);
     if (status != ARI_OK) {
-        dirty_twin_put(twin);
+        dirty_twin_put(twin, bytes);
         return status;
     }
-    dirty_g.entries[count] = (dirty_entry_t){.address = address, .page = page, .twin = twin};
+    dirty_g.entries[count] =
+        (dirty_entry_t){.address = address, .page = page, .bytes = bytes, .twin = twin};
     dirty_index_put(address, count + 1);
     atomic_store_explicit(&dirty_g.count, count + 1, memory_order_release);
     return ARI_OK;
@@ -450,21 +510,23 @@ void dirty_write_fault(uint64_t address)
     int status = node_place((const void *)(uintptr_t)address, &place, &page);
     if (status != ARI_OK)
         node_stop("store to", address, status);
+    uint32_t bytes = (uint32_t)place.page_bytes;
+    address &= ~(place.page_bytes - 1);
     for (uint32_t attempt = 0; attempt < DIRTY_ATTEMPTS; attempt++) {
-        status = node_make_readable(address, DIRTY_PAGE, false);
+        status = node_make_readable(address, bytes, false);
         if (status != ARI_OK)
             node_stop("store to", address, status);
         driver_lock(node_g.driver);
         pthread_mutex_lock(&dirty_g.lock);
         bool full = false;
         if (dirty_find(address) != NULL) /* another thread's store opened it */
-            status = fault_open_write(node_g.fault, address, DIRTY_PAGE);
+            status = fault_open_write(node_g.fault, address, bytes);
         else if (!node_page_valid(page))
             status = DIRTY_AGAIN; /* invalidated since: make it valid again */
         else if (atomic_load_explicit(&dirty_g.count, memory_order_relaxed) == dirty_g.max)
             full = true;
         else
-            status = dirty_open(address, page);
+            status = dirty_open(address, page, bytes);
         pthread_mutex_unlock(&dirty_g.lock);
         driver_unlock(node_g.driver);
         if (status == ARI_OK && !full)

@@ -29,6 +29,12 @@
 #define FAULT_PAGE 4096ull
 #define FAULT_BATCH 16u /* userfaultfd messages read at once */
 #define FAULT_SLOTS 64u /* SIGSEGV faults handed to the fault thread at once */
+#define FAULT_HUGE_PAGE (2ull << 20)
+#define FAULT_HUGE_RANGES 1024u /* ranges of 2 MiB pages (fault_add_huge) */
+
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21u << 26) /* MFD_HUGE_SHIFT 26 */
+#endif
 
 /* A fault the SIGSEGV handler hands to the fault thread (mprotect mode).
  * The handler itself does nothing but atomics and futex calls: serving a
@@ -48,6 +54,10 @@ struct fault {
     fault_mode_t mode;
     uint64_t base, bytes;
     int memfd;
+    int huge_fd;     /* hugetlbfs memory for the ranges of 2 MiB pages, or -1 */
+    bool uffd_huge;  /* the userfaultfd serves minor faults of hugetlbfs */
+    uint64_t huge_start[FAULT_HUGE_RANGES], huge_end[FAULT_HUGE_RANGES]; /* sorted */
+    uint32_t huge_ranges;
     uint8_t *app_view, *dpu_view;
     int uffd, stop_fd;
     pthread_t thread, segv_thread;
@@ -108,9 +118,31 @@ uint64_t fault_count(const fault_t *f) { return atomic_load(&f->faults); }
 uint64_t fault_resident_pages(const fault_t *f)
 {
     struct stat st;
-    if (fstat(f->memfd, &st) != 0)
-        return 0;
-    return (uint64_t)st.st_blocks * 512u / FAULT_PAGE;
+    uint64_t pages = fstat(f->memfd, &st) == 0 ? (uint64_t)st.st_blocks * 512u / FAULT_PAGE : 0;
+    if (f->huge_fd >= 0 && fstat(f->huge_fd, &st) == 0)
+        pages += (uint64_t)st.st_blocks * 512u / FAULT_PAGE;
+    return pages;
+}
+
+/* Whether `address` is in a range of 2 MiB pages (binary search). */
+static bool fault_in_huge(const fault_t *f, uint64_t address)
+{
+    uint32_t lo = 0, hi = f->huge_ranges;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (address < f->huge_start[mid])
+            hi = mid;
+        else if (address >= f->huge_end[mid])
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+uint64_t fault_page_size(const fault_t *f, uint64_t address)
+{
+    return fault_in_huge(f, address) ? FAULT_HUGE_PAGE : FAULT_PAGE;
 }
 
 /* ------------------------------------------------------------------------
@@ -222,11 +254,25 @@ static int fault_uffd_open(fault_t *f, char *error, size_t error_size)
         snprintf(error, error_size, "userfaultfd: %s", strerror(errno));
         return ARI_ENOTSUP;
     }
-    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MINOR_SHMEM};
-    if (ioctl(fd, UFFDIO_API, &api) != 0 || (api.features & UFFD_FEATURE_MINOR_SHMEM) == 0) {
+    /* Minor faults of hugetlbfs too, for 2 MiB pages; a kernel built
+     * without huge pages refuses the feature: then without it. */
+    struct uffdio_api api = {.api = UFFD_API,
+                             .features = UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_MINOR_HUGETLBFS};
+    if (ioctl(fd, UFFDIO_API, &api) != 0 && errno == EINVAL) {
+        close(fd);
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        if (fd < 0 && errno == EINVAL)
+            fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+        api = (struct uffdio_api){.api = UFFD_API, .features = UFFD_FEATURE_MINOR_SHMEM};
+        if (fd < 0 || ioctl(fd, UFFDIO_API, &api) != 0)
+            api.features = 0;
+    }
+    f->uffd_huge = (api.features & UFFD_FEATURE_MINOR_HUGETLBFS) != 0;
+    if ((api.features & UFFD_FEATURE_MINOR_SHMEM) == 0) {
         snprintf(error, error_size, "userfaultfd lacks minor faults on shared memory "
                                     "(Linux 5.14 or later has them)");
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         return ARI_ENOTSUP;
     }
     struct uffdio_register reg = {
@@ -319,10 +365,11 @@ static int fault_protect(fault_t *f, uint64_t address, uint64_t bytes, int prot)
 
 static int fault_continue(fault_t *f, uint64_t address, uint64_t bytes)
 {
+    uint64_t page = fault_page_size(f, address);
     uint64_t done = 0;
     bool one_page = false;
     while (done < bytes) {
-        uint64_t length = one_page ? FAULT_PAGE : bytes - done;
+        uint64_t length = one_page ? page : bytes - done;
         struct uffdio_continue c = {.range = {.start = address + done, .len = length}};
         if (ioctl(f->uffd, UFFDIO_CONTINUE, &c) == 0) {
             done += length;
@@ -343,7 +390,7 @@ static int fault_continue(fault_t *f, uint64_t address, uint64_t bytes)
         }
         if (e != EEXIST)
             return ARI_EINVAL;
-        done += mapped + FAULT_PAGE; /* that page is mapped already: the next */
+        done += mapped + page; /* that page is mapped already: the next */
     }
     return ARI_OK;
 }
@@ -353,8 +400,11 @@ int fault_map(fault_t *f, uint64_t address, uint64_t bytes)
     if (f->mode == FAULT_MPROTECT)
         return fault_protect(f, address, bytes, PROT_READ);
     /* UFFDIO_CONTINUE maps what the page cache holds: a page nobody has
-     * written yet (a new master) is brought in by touching it. */
-    for (uint64_t off = 0; off < bytes; off += FAULT_PAGE) {
+     * written yet (a new master) is brought in by touching it. A 2 MiB
+     * page is there already (fault_huge_reserve); touching one that is not
+     * would be a SIGBUS when the host's pool is empty. */
+    bool huge = fault_in_huge(f, address);
+    for (uint64_t off = 0; !huge && off < bytes; off += FAULT_PAGE) {
         volatile uint8_t *p = f->dpu_view + (address - f->base) + off;
         (void)*p;
     }
@@ -387,10 +437,107 @@ int fault_unmap(fault_t *f, uint64_t address, uint64_t bytes)
 int fault_discard(fault_t *f, uint64_t address, uint64_t bytes)
 {
     int status = f->mode == FAULT_MPROTECT ? fault_unmap(f, address, bytes) : ARI_OK;
-    if (fallocate(f->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+    int fd = fault_in_huge(f, address) ? f->huge_fd : f->memfd;
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                   (off_t)(address - f->base), (off_t)bytes) != 0 && status == ARI_OK)
         status = ARI_EINVAL;
     return status;
+}
+
+/* ------------------------------------------------------------------------
+ * 2 MiB pages
+ * ------------------------------------------------------------------------ */
+
+/* The hugetlbfs file of the 2 MiB pages, as large as the heap (sparse):
+ * its offsets are the heap's, like the first file's. */
+static int fault_huge_open(fault_t *f, char *error, size_t error_size)
+{
+    if (f->huge_fd >= 0)
+        return ARI_OK;
+    if (f->mode == FAULT_UFFD && !f->uffd_huge) {
+        snprintf(error, error_size, "userfaultfd here lacks minor faults of huge pages");
+        return ARI_ENOTSUP;
+    }
+    int fd = memfd_create("ariadne-huge", MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
+    if (fd < 0 || ftruncate(fd, (off_t)f->bytes) != 0) {
+        snprintf(error, error_size, "cannot make a file of 2 MiB pages: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return ARI_ENOTSUP;
+    }
+    f->huge_fd = fd;
+    return ARI_OK;
+}
+
+/* Maps the hugetlbfs file over [address, +bytes) of one view. */
+static int fault_huge_map_view(fault_t *f, uint8_t *view, uint64_t address, uint64_t bytes,
+                               int prot)
+{
+    uint64_t offset = address - f->base;
+    void *p = mmap(view + offset, bytes, prot, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+                   f->huge_fd, (off_t)offset);
+    return p == MAP_FAILED ? -1 : 0;
+}
+
+int fault_add_huge(fault_t *f, uint64_t address, uint64_t bytes, char *error, size_t error_size)
+{
+    if (address % FAULT_HUGE_PAGE != 0 || bytes % FAULT_HUGE_PAGE != 0 || bytes == 0 ||
+        address < f->base || address - f->base > f->bytes - bytes ||
+        f->huge_ranges == FAULT_HUGE_RANGES ||
+        (f->huge_ranges > 0 && address < f->huge_end[f->huge_ranges - 1])) {
+        snprintf(error, error_size, "bad range of 2 MiB pages at %#llx",
+                 (unsigned long long)address);
+        return ARI_EINVAL;
+    }
+    int status = fault_huge_open(f, error, error_size);
+    if (status != ARI_OK)
+        return status;
+    int app_prot = f->mode == FAULT_UFFD ? PROT_READ : PROT_NONE;
+    if (fault_huge_map_view(f, f->dpu_view, address, bytes, PROT_READ | PROT_WRITE) != 0 ||
+        fault_huge_map_view(f, f->app_view, address, bytes, app_prot) != 0) {
+        snprintf(error, error_size, "cannot map 2 MiB pages: %s", strerror(errno));
+        return ARI_ENOMEM;
+    }
+    /* A new mapping lost the userfaultfd registration of the old one. */
+    if (f->mode == FAULT_UFFD) {
+        struct uffdio_register reg = {.range = {.start = address, .len = bytes},
+                                      .mode = UFFDIO_REGISTER_MODE_MISSING |
+                                              UFFDIO_REGISTER_MODE_MINOR};
+        if (ioctl(f->uffd, UFFDIO_REGISTER, &reg) != 0) {
+            snprintf(error, error_size, "userfaultfd cannot register 2 MiB pages: %s",
+                     strerror(errno));
+            return ARI_ENOTSUP;
+        }
+    }
+    f->huge_start[f->huge_ranges] = address;
+    f->huge_end[f->huge_ranges] = address + bytes;
+    f->huge_ranges++;
+    return ARI_OK;
+}
+
+uint64_t fault_huge_pool(bool free_only)
+{
+    const char *key = free_only ? "HugePages_Free: %llu" : "HugePages_Total: %llu";
+    FILE *meminfo = fopen("/proc/meminfo", "re");
+    unsigned long long pages = 0;
+    char line[128];
+    while (meminfo != NULL && fgets(line, sizeof line, meminfo) != NULL)
+        if (sscanf(line, key, &pages) == 1)
+            break;
+    if (meminfo != NULL)
+        fclose(meminfo);
+    return pages;
+}
+
+int fault_huge_reserve(fault_t *f, uint64_t address, uint64_t bytes)
+{
+    if (!fault_in_huge(f, address))
+        return ARI_EINVAL;
+    /* fallocate takes the pages from the host's pool now, or fails: a
+     * plain touch of a page the pool cannot give is a SIGBUS. */
+    if (fallocate(f->huge_fd, FALLOC_FL_KEEP_SIZE, (off_t)(address - f->base), (off_t)bytes) != 0)
+        return errno == ENOSPC || errno == ENOMEM ? ARI_ENOMEM : ARI_EINVAL;
+    return ARI_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -415,8 +562,23 @@ static int fault_views_map(fault_t *f, char *error, size_t error_size)
         return ARI_ENOMEM;
     }
     f->app_view = app;
-    void *dpu = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                     f->memfd, 0);
+    /* At a 2 MiB boundary, so that ranges of 2 MiB pages can be mapped
+     * over it (fault_add_huge): reserve a little more, map inside. */
+    void *dpu = MAP_FAILED;
+    uint8_t *room = mmap(NULL, f->bytes + FAULT_HUGE_PAGE, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (room != MAP_FAILED) {
+        uint64_t skip = (FAULT_HUGE_PAGE - (uint64_t)(uintptr_t)room % FAULT_HUGE_PAGE) %
+                        FAULT_HUGE_PAGE;
+        if (skip > 0)
+            munmap(room, skip);
+        if (FAULT_HUGE_PAGE - skip > 0)
+            munmap(room + skip + f->bytes, FAULT_HUGE_PAGE - skip);
+        dpu = mmap(room + skip, f->bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_FIXED | MAP_NORESERVE, f->memfd, 0);
+        if (dpu == MAP_FAILED)
+            munmap(room + skip, f->bytes);
+    }
     if (dpu == MAP_FAILED) {
         snprintf(error, error_size, "cannot map the heap a second time: %s", strerror(errno));
         return ARI_ENOMEM;
@@ -455,7 +617,7 @@ int fault_create(fault_mode_t mode, uint64_t base, uint64_t bytes, const fault_h
     f->base = base;
     f->bytes = bytes;
     f->hooks = *hooks;
-    f->memfd = f->uffd = f->stop_fd = -1;
+    f->memfd = f->uffd = f->stop_fd = f->huge_fd = -1;
     int status = fault_views_map(f, error, error_size);
     if (status == ARI_OK)
         status = fault_mode_setup(f, mode, error, error_size);
@@ -518,5 +680,7 @@ void fault_destroy(fault_t *f)
         munmap(f->dpu_view, f->bytes);
     if (f->memfd >= 0)
         close(f->memfd);
+    if (f->huge_fd >= 0)
+        close(f->huge_fd);
     free(f);
 }

@@ -38,6 +38,7 @@
 #ifndef ARIADNE_RUNTIME_FAULT_H
 #define ARIADNE_RUNTIME_FAULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,7 +85,21 @@ int fault_close_write(fault_t *fault, uint64_t address, uint64_t bytes);
 int fault_unmap(fault_t *fault, uint64_t address, uint64_t bytes);
 /* Forgets the range's data (frees the memory) and makes it fault again. */
 int fault_discard(fault_t *fault, uint64_t address, uint64_t bytes);
-/* Pages of the memfd that hold memory now. */
+/* Backs [address, address + bytes) (2 MiB aligned, above every range
+ * added before) with 2 MiB pages of a hugetlbfs file, in both views.
+ * ARI_ENOTSUP when the host cannot (`error` says why). Before fault_start. */
+int fault_add_huge(fault_t *fault, uint64_t address, uint64_t bytes, char *error,
+                   size_t error_size);
+/* Takes the host's huge pages for [address, +bytes) of such a range now:
+ * ARI_ENOMEM when its pool has none left. A 2 MiB page must be reserved
+ * before anything touches it (an untaken page would be a SIGBUS). */
+int fault_huge_reserve(fault_t *fault, uint64_t address, uint64_t bytes);
+/* The host's pool of 2 MiB pages (/proc/meminfo): all of it, or what is
+ * free now (`free_only`); 0 when unknown. */
+uint64_t fault_huge_pool(bool free_only);
+/* The page size at `address`: 2 MiB in a range of fault_add_huge, else 4 KiB. */
+uint64_t fault_page_size(const fault_t *fault, uint64_t address);
+/* Pages (4 KiB) of the memory files that hold memory now. */
 uint64_t fault_resident_pages(const fault_t *fault);
 /* Faults served so far. */
 uint64_t fault_count(const fault_t *fault);

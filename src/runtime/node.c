@@ -16,6 +16,7 @@
 #include "dirty.h"
 #include "notice.h"
 #include "strict.h"
+#include "transport/shmring.h"
 
 node_t node_g = {.ctl_fd = -1, .count = 1, .heap_lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -84,6 +85,27 @@ int node_call_many(uint64_t count, void (*make)(void *ctx, uint64_t i, dpu_reque
     return ARI_OK;
 }
 
+/* The word of the runtime page that counts failed collective steps. */
+#define NODE_FAILS_OFFSET 64u
+
+int node_agree(int status)
+{
+    uint64_t word = heap_address_of(node_g.runtime_page) + NODE_FAILS_OFFSET;
+    int s = status != ARI_OK ? node_atomic(word, MSG_ATOMIC_FETCH_ADD, 1, 0, NULL) : ARI_OK;
+    if (s == ARI_OK)
+        s = node_barrier(); /* every count is in */
+    uint64_t fails = 0;
+    if (s == ARI_OK)
+        s = node_get_u64(word, &fails);
+    if (s == ARI_OK)
+        s = node_barrier(); /* every node read it before the next step may add */
+    if (s != ARI_OK)
+        return s;
+    bool all = fails == node_g.fails_seen;
+    node_g.fails_seen = fails;
+    return all ? ARI_OK : status != ARI_OK ? status : ARI_ENOMEM;
+}
+
 int node_barrier(void)
 {
     dpu_request_t r = {.op = DPU_OP_BARRIER, .page = node_g.runtime_page, .offset = 0,
@@ -98,16 +120,18 @@ int node_atomic(uint64_t address, uint8_t op, uint64_t arg0, uint64_t arg1, uint
     heap_place_t place;
     ari_gva_t page;
     int status = node_place((void *)(uintptr_t)address, &place, &page);
-    if (status == ARI_OK && place.kind != HEAP_KIND_PATHCACHE)
+    if (status == ARI_OK && place.kind == HEAP_KIND_OWNERSHIP)
         status = ARI_ENOTSUP;
     /* The word's page dirty here: its diff first, or it would later send
      * the word's older bytes over the atomic's result. */
-    if (status == ARI_OK && dirty_is(address & ~(uint64_t)(GVA_PAGE_SIZE - 1)))
+    if (status == ARI_OK && place.kind == HEAP_KIND_HUGE)
+        status = node_huge_ready();
+    if (status == ARI_OK && dirty_is(address & ~(place.page_bytes - 1)))
         status = dirty_flush();
     if (status != ARI_OK)
         return status;
     dpu_request_t r = {.op = DPU_OP_ATOMIC, .page = page,
-                       .offset = (uint32_t)(address & (GVA_PAGE_SIZE - 1)), .atomic_op = op,
+                       .offset = (uint32_t)(address & (place.page_bytes - 1)), .atomic_op = op,
                        .arg0 = arg0, .arg1 = arg1};
     driver_result_t result;
     status = node_call(&r, NULL, &result);
@@ -129,7 +153,7 @@ int node_get_u64(uint64_t address, uint64_t *value_out)
     if (status != ARI_OK)
         return status;
     dpu_request_t r = {.op = DPU_OP_GET, .page = page,
-                       .offset = (uint32_t)(address & (GVA_PAGE_SIZE - 1)), .length = 8};
+                       .offset = (uint32_t)(address & (place.page_bytes - 1)), .length = 8};
     return node_call(&r, (uint8_t *)value_out, NULL);
 }
 
@@ -172,9 +196,9 @@ bool node_page_valid(ari_gva_t page)
 static uint64_t node_run_end(const heap_place_t *place, uint64_t address, uint64_t end,
                              bool readahead)
 {
-    uint64_t limit = end;
-    if (readahead)
-        limit = address + (uint64_t)node_g.readahead * GVA_PAGE_SIZE;
+    uint64_t limit = end, page = place->page_bytes;
+    if (readahead) /* the same bytes ahead, and at least the page itself */
+        limit = address + ((uint64_t)node_g.readahead * GVA_PAGE_SIZE + page - 1) / page * page;
     if (place->alloc != NULL) {
         uint64_t alloc_end = HEAP_BASE + place->alloc->start + place->alloc->bytes;
         if (limit > alloc_end)
@@ -184,8 +208,8 @@ static uint64_t node_run_end(const heap_place_t *place, uint64_t address, uint64
     uint64_t arena = HEAP_BASE + ((place->offset / (HEAP_SLOT_BYTES / 4)) + 1) * (HEAP_SLOT_BYTES / 4);
     if (limit > arena)
         limit = arena;
-    if (limit > address + (uint64_t)MSG_RUN_MAX * GVA_PAGE_SIZE)
-        limit = address + (uint64_t)MSG_RUN_MAX * GVA_PAGE_SIZE;
+    if (limit > address + (uint64_t)MSG_RUN_MAX * page)
+        limit = address + (uint64_t)MSG_RUN_MAX * page;
     return limit;
 }
 
@@ -195,14 +219,14 @@ static int node_map_prefix(dpu_t *dpu, const heap_place_t *place, uint64_t addre
 {
     heap_place_t p = *place;
     uint64_t a = address;
-    for (; a < run_end; a += GVA_PAGE_SIZE) {
+    for (; a < run_end; a += place->page_bytes) {
         p.offset = a - HEAP_BASE;
         if (p.collective && p.alloc != NULL)
             p.machine = heap_collective_machine(&node_g.heap, p.alloc, p.offset);
         if (!node_page_readable(dpu, heap_page_gva(&p)))
             break;
     }
-    *mapped_out = (a - address) / GVA_PAGE_SIZE;
+    *mapped_out = (a - address) / place->page_bytes;
     if (a == address)
         return ARI_OK;
     atomic_fetch_add_explicit(&node_g.pages_mapped, *mapped_out, memory_order_relaxed);
@@ -223,14 +247,13 @@ static void node_read_ahead(dpu_t *dpu, const heap_place_t *place, uint64_t addr
     ari_gva_t page = heap_page_gva(&p);
     if (pcache_find(dpu_pcache(dpu), page) != NULL || p.machine == node_g.id)
         return;
-    uint64_t run = (run_end - address) / GVA_PAGE_SIZE;
-    if (budget_room() < 2 * run)
+    uint64_t run = (run_end - address) / place->page_bytes;
+    if (budget_room() < 2 * (run_end - address) / GVA_PAGE_SIZE)
         return; /* near --mem: read-ahead would only evict what was read */
     driver_ticket_t t;
     if (driver_ticket_open(node_g.driver, &t) != ARI_OK)
         return;
-    dpu_request_t r = {.op = DPU_OP_READ, .page = page,
-                       .pages = (uint32_t)((run_end - address) / GVA_PAGE_SIZE)};
+    dpu_request_t r = {.op = DPU_OP_READ, .page = page, .pages = (uint32_t)run};
     (void)driver_submit(node_g.driver, t, &r, NULL); /* best effort */
     driver_ticket_close(node_g.driver, t); /* its answer is only a page arriving */
 }
@@ -240,26 +263,26 @@ static int node_readable_step(const heap_place_t *place, uint64_t address, uint6
                               bool readahead, uint64_t *mapped_out)
 {
     dpu_t *dpu = driver_dpu(node_g.driver);
+    uint64_t page = place->page_bytes;
     driver_lock(node_g.driver);
     int status = node_map_prefix(dpu, place, address, run_end, mapped_out);
     if (status != ARI_OK || *mapped_out > 0) {
-        if (status == ARI_OK && readahead && *mapped_out * 2 >= (run_end - address) / GVA_PAGE_SIZE)
-            node_read_ahead(dpu, place, address + *mapped_out * GVA_PAGE_SIZE,
-                            node_run_end(place, address + *mapped_out * GVA_PAGE_SIZE,
-                                         UINT64_MAX, true));
+        if (status == ARI_OK && readahead && *mapped_out * 2 >= (run_end - address) / page)
+            node_read_ahead(dpu, place, address + *mapped_out * page,
+                            node_run_end(place, address + *mapped_out * page, UINT64_MAX, true));
         driver_unlock(node_g.driver);
         return status;
     }
     /* A read brings others' pages: it fits in --mem, shortened to the room
      * left; with none left, room is made first (without the lock) and the
      * step is taken again. This node's own pages were reserved. */
-    uint64_t room = place->machine == node_g.id ? UINT64_MAX : budget_room();
+    uint64_t room = place->machine == node_g.id ? UINT64_MAX : budget_room() / (page / GVA_PAGE_SIZE);
     if (room == 0) {
         driver_unlock(node_g.driver);
-        return budget_make_room(1);
+        return budget_make_room(page / GVA_PAGE_SIZE);
     }
-    if (run_end > address && (run_end - address) / GVA_PAGE_SIZE > room)
-        run_end = address + room * GVA_PAGE_SIZE;
+    if (run_end > address && (run_end - address) / page > room)
+        run_end = address + room * page;
     driver_ticket_t t;
     status = driver_ticket_open(node_g.driver, &t);
     if (status == ARI_OK) {
@@ -268,7 +291,7 @@ static int node_readable_step(const heap_place_t *place, uint64_t address, uint6
         if (p.collective && p.alloc != NULL)
             p.machine = heap_collective_machine(&node_g.heap, p.alloc, p.offset);
         dpu_request_t r = {.op = DPU_OP_READ, .page = heap_page_gva(&p),
-                           .pages = (uint32_t)((run_end - address) / GVA_PAGE_SIZE)};
+                           .pages = (uint32_t)((run_end - address) / page)};
         r.min_version = notice_floor(r.page); /* a noticed write: not older than it */
         status = driver_submit(node_g.driver, t, &r, NULL);
         if (status != ARI_OK)
@@ -282,7 +305,7 @@ static int node_readable_step(const heap_place_t *place, uint64_t address, uint6
 
 int node_make_readable(uint64_t address, uint64_t bytes, bool readahead)
 {
-    uint64_t a = address & ~(uint64_t)(GVA_PAGE_SIZE - 1);
+    uint64_t a = address;
     uint64_t end = address + (bytes > 0 ? bytes : 1);
     uint32_t idle_steps = 0;
     while (a < end) {
@@ -290,6 +313,7 @@ int node_make_readable(uint64_t address, uint64_t bytes, bool readahead)
         int status = node_place((const void *)(uintptr_t)a, &place, NULL);
         if (status != ARI_OK)
             return status;
+        a &= ~(place.page_bytes - 1);
         if (place.kind == HEAP_KIND_OWNERSHIP) { /* owned to be read */
             status = strict_own(a);
             if (status != ARI_OK || readahead)
@@ -297,14 +321,14 @@ int node_make_readable(uint64_t address, uint64_t bytes, bool readahead)
             a += GVA_PAGE_SIZE;
             continue;
         }
-        if (place.kind != HEAP_KIND_PATHCACHE)
-            return ARI_ENOTSUP;
+        if (place.kind == HEAP_KIND_HUGE && (status = node_huge_ready()) != ARI_OK)
+            return status;
         uint64_t run_end = node_run_end(&place, a, end, readahead);
         uint64_t mapped = 0;
         status = node_readable_step(&place, a, run_end, readahead, &mapped);
         if (status != ARI_OK)
             return status;
-        a += mapped * GVA_PAGE_SIZE;
+        a += mapped * place.page_bytes;
         if (readahead && mapped > 0)
             return ARI_OK; /* a fault needs its one page */
         /* A page can be invalidated between arriving and being mapped; a
@@ -344,6 +368,11 @@ static uint8_t *node_page_memory(void *ctx, ari_gva_t page, bool create)
     (void)ctx;
     uint64_t address = heap_address_of(page);
     if (address == 0)
+        return NULL;
+    /* A 2 MiB page takes the host's huge pages now, or the DPU fails the
+     * request (ARI_ENOMEM) rather than touch memory the pool cannot give. */
+    if (create && gva_is_huge(page) &&
+        (!node_g.huge || fault_huge_reserve(node_g.fault, address, GVA_HUGE_PAGE_SIZE) != ARI_OK))
         return NULL;
     if (create) /* the memory file is sparse: a page takes memory once written */
         budget_note_held(page);
@@ -398,8 +427,13 @@ void node_stop(const char *access, uint64_t address, int status)
     int n = snprintf(text, sizeof text, "ariadne: node %u: a %s global memory at %#llx "
                                         "failed: %s%s; stopping\n", node_g.id, access,
                      (unsigned long long)address, ari_strerror(status),
-                     status == ARI_ENOMEM ? " (this node holds all the pages --mem allows, "
-                                            "and none of them can be dropped)" : "");
+                     status != ARI_ENOMEM ? ""
+                     : node_g.fault != NULL &&
+                               fault_page_size(node_g.fault, address) > GVA_PAGE_SIZE
+                         ? " (the host's pool of 2 MiB pages is empty, or this node holds "
+                           "all the pages --mem allows)"
+                         : " (this node holds all the pages --mem allows, and none of them "
+                           "can be dropped)");
     if (n > 0 && write(STDERR_FILENO, text, (size_t)n) < 0)
         n = 0;
     _exit(status == ARI_EPEER ? 1 : 70);
@@ -551,6 +585,58 @@ static int node_runtime_page(void)
     return node_call(&r, NULL, NULL);
 }
 
+/* The ranges of 2 MiB pages: the last quarter of every node's slot and of
+ * the collective region (heap.h), backed by hugetlbfs when the links can
+ * carry a 2 MiB page. Without, ARI_HUGE fails (node_huge_ready says why);
+ * a failure after the first range has half-mapped the heap: init fails. */
+static int node_huge_setup(dpu_config_t *config, char *error, size_t error_size)
+{
+    dpu_config_t huge = *config;
+    huge.page_bytes_max = GVA_HUGE_PAGE_SIZE;
+    if (fault_huge_pool(false) == 0) {
+        snprintf(node_g.huge_why, sizeof node_g.huge_why,
+                 "this host has no huge pages reserved (HugePages_Total is 0; as root: "
+                 "sysctl vm.nr_hugepages=N before the run starts)");
+        return ARI_OK;
+    }
+    if (node_g.ctl->ring_count > 0 &&
+        dpu_scratch_size(&huge) > shmring_message_max(node_g.ctl->ring_capacity)) {
+        snprintf(node_g.huge_why, sizeof node_g.huge_why,
+                 "links of %llu bytes cannot carry a 2 MiB page (ariadne run --ring 16M)",
+                 (unsigned long long)node_g.ctl->ring_capacity);
+        return ARI_OK;
+    }
+    for (uint32_t slot = 0; slot <= node_g.count; slot++) {
+        uint64_t start = slot < node_g.count ? (uint64_t)slot * HEAP_SLOT_BYTES : HEAP_HALF_BYTES;
+        uint64_t size = slot < node_g.count ? HEAP_SLOT_BYTES : HEAP_HALF_BYTES;
+        char why[160] = "";
+        int status = fault_add_huge(node_g.fault, HEAP_BASE + start + size / 4 * 3, size / 4,
+                                    why, sizeof why);
+        if (status != ARI_OK && slot == 0) {
+            snprintf(node_g.huge_why, sizeof node_g.huge_why, "%s", why);
+            return ARI_OK;
+        }
+        if (status != ARI_OK) {
+            snprintf(error, error_size, "%s", why);
+            return status;
+        }
+    }
+    node_g.huge = true;
+    config->page_bytes_max = GVA_HUGE_PAGE_SIZE;
+    return ARI_OK;
+}
+
+int node_huge_ready(void)
+{
+    static atomic_flag told = ATOMIC_FLAG_INIT;
+    if (node_g.huge)
+        return ARI_OK;
+    if (!atomic_flag_test_and_set(&told))
+        fprintf(stderr, "ariadne: node %u: 2 MiB pages (ARI_HUGE) are not served: %s\n",
+                node_g.id, node_g.huge_why);
+    return ARI_ENOTSUP;
+}
+
 static int node_start(char *error, size_t error_size)
 {
     node_g.count = node_g.ctl->nodes;
@@ -574,6 +660,9 @@ static int node_start(char *error, size_t error_size)
                               error_size);
     dpu_config_t config;
     node_dpu_config(&config);
+    node_g.huge = false;
+    if (status == ARI_OK)
+        status = node_huge_setup(&config, error, error_size);
     driver_hooks_t dh = {.page_memory = node_page_memory, .page_drop = node_page_drop,
                          .observe = node_observe, .page_write = node_page_write,
                          .page_leave = node_page_leave};

@@ -28,7 +28,10 @@ typedef struct {
     heap_t heap;
     uint64_t mem_bytes, owned_bytes;
     uint32_t readahead;
+    bool huge;                 /* 2 MiB pages can be served (node_huge_ready) */
+    char huge_why[200];        /* else why not */
     ari_gva_t runtime_page;    /* the barrier word's page, born at node 0 */
+    uint64_t fails_seen;       /* node_agree: the failure count last read */
     _Atomic uint32_t barrier_busy;
     _Atomic uint64_t stores, gets, atomics, barriers, locks, pages_mapped;
 } node_t;
@@ -40,6 +43,9 @@ int node_check(void);
 /* Records a failed call's status for ari_errno and returns it. */
 int node_fail(int status);
 
+/* ARI_OK when this run serves 2 MiB pages; else ARI_ENOTSUP, having said
+ * why on stderr once. */
+int node_huge_ready(void);
 /* Where a heap address is, with its page's global address. */
 int node_place(const void *ptr, heap_place_t *place_out, ari_gva_t *page_out);
 /* Makes the pages of [address, address + bytes) valid and readable here.
@@ -54,6 +60,10 @@ int node_call(dpu_request_t *request, uint8_t *get_dst, driver_result_t *result_
  * allow, waiting for each batch. */
 int node_call_many(uint64_t count, void (*make)(void *ctx, uint64_t i, dpu_request_t *r),
                    void *ctx);
+/* Collective: every node gives its outcome of one step; ARI_OK when every
+ * node's was, else this node's failure or, where this node succeeded,
+ * ARI_ENOMEM. Two barriers and a read of the runtime page. */
+int node_agree(int status);
 /* The run-wide barrier (DPU_OP_BARRIER on the runtime page). */
 int node_barrier(void);
 /* An atomic on the aligned u64 at `address` (msg_atomic_op_t), after

@@ -999,6 +999,106 @@ static int case_cold(int argc, char **argv)
  * main
  * ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------
+ * huge PAGES: 2 MiB pages (ARI_HUGE), PAGES born at every node; needs
+ * huge pages reserved on the host. nohuge: the same call on a host
+ * without them fails clearly.
+ * ------------------------------------------------------------------------ */
+
+#define HUGE_PAGE (2u << 20)
+#define HUGE_WORDS (HUGE_PAGE / sizeof(uint64_t))
+
+/* Node `writer` writes every word of huge page p with plain stores. */
+static void rt_huge_fill(uint64_t *data, uint64_t p, uint64_t round)
+{
+    for (uint64_t w = 0; w < HUGE_WORDS; w++)
+        data[p * HUGE_WORDS + w] = rt_mark(round, p, w);
+}
+
+static void rt_huge_check(const uint64_t *data, uint64_t p, uint64_t round)
+{
+    for (uint64_t w = 0; w < HUGE_WORDS; w++)
+        if (data[p * HUGE_WORDS + w] != rt_mark(round, p, w))
+            RT_FAIL("huge page %llu word %llu: %llu, want %llu", (unsigned long long)p,
+                    (unsigned long long)w, (unsigned long long)data[p * HUGE_WORDS + w],
+                    (unsigned long long)rt_mark(round, p, w));
+}
+
+static int case_huge(int argc, char **argv)
+{
+    int me = ari_node_id(), nodes = ari_node_count();
+    uint64_t per = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
+    uint64_t pages = per * (uint64_t)nodes;
+    CHECK_NULL(ari_alloc(HUGE_PAGE, ARI_HUGE | ARI_OWNERSHIP), ARI_EINVAL);
+    uint64_t *data = ari_alloc_all(pages * HUGE_PAGE, ARI_HUGE | ARI_SPREAD);
+    CHECK(data != NULL);
+    CHECK((uintptr_t)data % HUGE_PAGE == 0);
+    ari_location_t where;
+    CHECK_OK(ari_where(&data[(uint64_t)me * HUGE_WORDS + 5], &where));
+    CHECK(where.owner == (uint32_t)me && where.state == ARI_STATE_MASTER);
+    /* Round 0: each node fills the pages born here; every node reads all. */
+    for (uint64_t p = (uint64_t)me; p < pages; p += (uint64_t)nodes)
+        rt_huge_fill(data, p, 0);
+    CHECK_OK(ari_barrier());
+    for (uint64_t p = 0; p < pages; p++)
+        rt_huge_check(data, p, 0);
+    /* Round 1: each node rewrites a page born at the next node with plain
+     * stores on its replica (a diff of the whole page: several WRITEs). */
+    CHECK_OK(ari_barrier());
+    for (uint64_t p = ((uint64_t)me + 1) % (uint64_t)nodes; p < pages; p += (uint64_t)nodes)
+        rt_huge_fill(data, p, 1);
+    CHECK_OK(ari_barrier());
+    for (uint64_t p = 0; p < pages; p++)
+        rt_huge_check(data, p, 1);
+    CHECK_OK(ari_barrier());
+    /* Explicit calls on a page born elsewhere: ari_store across a 4 KiB
+     * boundary, ari_get, and a fetch-add from every node on one word. */
+    uint64_t other = ((uint64_t)me + 1) % (uint64_t)nodes;
+    uint64_t words[4] = {11, 22, 33, (uint64_t)me};
+    uint64_t *at = &data[other * HUGE_WORDS + 512 * (uint64_t)(me + 1) - 2];
+    CHECK_OK(ari_store(at, words, sizeof words));
+    uint64_t back[4];
+    CHECK_OK(ari_get(back, at, sizeof back));
+    CHECK(memcmp(back, words, sizeof words) == 0);
+    CHECK_OK(ari_fetch_add_u64(&data[HUGE_WORDS - 1], 1, NULL));
+    CHECK_OK(ari_barrier());
+    uint64_t total;
+    CHECK_OK(ari_get(&total, &data[HUGE_WORDS - 1], sizeof total));
+    CHECK_U64(total, ==, rt_mark(1, 0, HUGE_WORDS - 1) + (uint64_t)nodes);
+    /* The replica follows the owner's updates (within a bounded wait). */
+    volatile uint64_t *seen = &data[HUGE_WORDS - 1];
+    for (int i = 0; i < 5000 && *seen != total; i++)
+        usleep(1000);
+    CHECK_U64(*seen, ==, total);
+    ari_stats_t stats;
+    CHECK_OK(ari_stats(&stats));
+    if (nodes > 1)
+        CHECK_U64(stats.mem_held % (HUGE_PAGE / PAGE), ==, 0); /* whole huge pages */
+    CHECK_OK(ari_unmap(data, pages * HUGE_PAGE));
+    CHECK_OK(ari_prefault(data, HUGE_PAGE));
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(data));
+    /* More than the host's pool holds fails whole, with ARI_ENOMEM. */
+    if (me == 0)
+        CHECK_NULL(ari_alloc((size_t)64 << 30, ARI_HUGE), ARI_ENOMEM);
+    CHECK_OK(ari_barrier());
+    printf("huge: node %d: %llu pages of 2 MiB written with plain stores and read by "
+           "every node, explicit calls exact\n", me, (unsigned long long)pages);
+    return 0;
+}
+
+static int case_nohuge(void)
+{
+    int me = ari_node_id();
+    CHECK_NULL(ari_alloc(HUGE_PAGE, ARI_HUGE), ARI_ENOTSUP);
+    CHECK_NULL(ari_alloc_all(HUGE_PAGE, ARI_HUGE), ARI_ENOTSUP);
+    uint64_t *plain = ari_alloc_all(PAGE, 0); /* the heap is still symmetric */
+    CHECK(plain != NULL);
+    CHECK_OK(ari_free(plain));
+    printf("nohuge: node %d: ARI_HUGE refused with ARI_ENOTSUP\n", me);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -1007,7 +1107,8 @@ static void usage(void)
             "       where (on a ring)  errors  gvazero  plainstore  badload  syscall\n"
             "       killed  single (without ariadne run)  threads [ROUNDS]  cold [MIB]\n"
             "       stores [ROUNDS]  flushstore [ROUNDS]  mutex [ROUNDS]  sem [ROUNDS]\n"
-            "       owned [ROUNDS]  capacity [ROUNDS] (with a small --mem)\n");
+            "       owned [ROUNDS]  capacity [ROUNDS] (with a small --mem)\n"
+            "       huge [PAGES] (huge pages reserved)  nohuge (none reserved)\n");
 }
 
 int main(int argc, char **argv)
@@ -1026,7 +1127,7 @@ int main(int argc, char **argv)
     static const char *const known[] = {"counter", "ryw", "converge", "order", "where",
                                         "gvazero", "plainstore", "badload", "syscall", "killed",
                                         "single", "threads", "cold", "stores", "flushstore",
-                                        "mutex", "sem", "owned", "capacity"};
+                                        "mutex", "sem", "owned", "capacity", "huge", "nohuge"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         found = found || strcmp(name, known[i]) == 0;
@@ -1074,6 +1175,10 @@ int main(int argc, char **argv)
         result = case_owned(argc, argv);
     else if (strcmp(name, "capacity") == 0)
         result = case_capacity(argc, argv);
+    else if (strcmp(name, "huge") == 0)
+        result = case_huge(argc, argv);
+    else if (strcmp(name, "nohuge") == 0)
+        result = case_nohuge();
     if (result != 0) {
         fflush(NULL);
         return result; /* a node that stops early: the run is ending anyway */
