@@ -6,6 +6,7 @@
 #   make demo          build and run the main demo
 #   make fuzz          libFuzzer targets (clang), each for FUZZ_SECONDS
 #   make bench         the benchmarks in bench/
+#   make bench-progs   what `ariadne bench` runs (MPI/OpenSHMEM peers where installed)
 #   make verify        spin checks the ownership-transfer model (docs/VERIFY.md)
 #   make clean
 # Sanitizer builds go to build/san-<name>/ so they never mix with the plain one.
@@ -46,7 +47,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL_CMDS:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all check demo fuzz bench verify clean install examples
+.PHONY: all check demo fuzz bench bench-progs verify clean install examples
 
 PREFIX ?= /usr/local
 SONAME := libariadne.so.$(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h)
@@ -121,7 +122,7 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(TOOL_OBJ) $(BUILD)/libariadne.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # Sanitizer runs are slower: their timeouts are scaled.
-check: $(BUILD)/run_tests $(BUILD)/ariadne $(EXAMPLES) $(RT_PROGS)
+check: $(BUILD)/run_tests $(BUILD)/ariadne $(EXAMPLES) $(RT_PROGS) $(BENCH_PROGS) $(BENCH_PEERS)
 	ARI_TEST_TIMEOUT_SCALE=$(if $(SAN),4,1) ARI_TOOL=$(BUILD)/ariadne ARI_BUILD=$(BUILD) $(BUILD)/run_tests
 
 demo: $(BUILD)/ariadne $(EXAMPLES)
@@ -146,6 +147,33 @@ fuzz: $(FUZZ_BIN)
 $(BUILD)/bench/rt_bench: bench/rt_bench.c $(BUILD)/libariadne.so $(BUILD)/ariadne.pc
 	@mkdir -p $(dir $@)
 	$(USER_CC)
+
+# The programs `ariadne bench` runs (docs/PERFORMANCE.md), found next to the
+# command in $(BUILD)/bench/: the Ariadne side and the physical limits always;
+# the MPI and OpenSHMEM peers only where mpicc / oshcc exist (Debian:
+# apt-get install openmpi-bin libopenmpi-dev), never with a sanitizer.
+MPICC ?= mpicc
+OSHCC ?= oshcc
+BENCH_PROGS := $(BUILD)/bench/ari_bench $(BUILD)/bench/limits
+BENCH_PEERS := $(if $(shell command -v $(MPICC) 2>/dev/null),$(BUILD)/bench/mpi_bench) \
+	$(if $(shell command -v $(OSHCC) 2>/dev/null),$(BUILD)/bench/shmem_bench)
+PEER_CC = -std=c11 $(WARN) -O2 -g -D_GNU_SOURCE $< -o $@ -lm
+$(BUILD)/bench/ari_bench: bench/ari_bench.c bench/bench.h $(BUILD)/libariadne.so $(BUILD)/ariadne.pc
+	@mkdir -p $(dir $@)
+	$(USER_CC)
+$(BUILD)/bench/limits: bench/limits.c bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(OPT) -g -D_GNU_SOURCE $< -o $@ -lpthread -lm
+$(BUILD)/bench/mpi_bench: bench/mpi_bench.c bench/bench.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(PEER_CC)
+$(BUILD)/bench/shmem_bench: bench/shmem_bench.c bench/bench.h
+	@mkdir -p $(dir $@)
+	$(OSHCC) $(PEER_CC)
+
+bench-progs: $(BUILD)/ariadne $(EXAMPLES) $(BENCH_PROGS) $(BENCH_PEERS)
+	@$(if $(findstring mpi_bench,$(BENCH_PEERS)),,echo "make: $(MPICC) not found: the MPI peer is not built (apt-get install openmpi-bin libopenmpi-dev)")
+	@$(if $(findstring shmem_bench,$(BENCH_PEERS)),,echo "make: $(OSHCC) not found: the OpenSHMEM peer is not built (apt-get install openmpi-bin libopenmpi-dev)")
 
 bench: $(BUILD)/ariadne $(BUILD)/bench/rt_bench
 	@$(BUILD)/ariadne run -n 2 $(BUILD)/bench/rt_bench all 512

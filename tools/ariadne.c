@@ -17,6 +17,7 @@ static const tool_command_t commands[] = {
     {"topo", tool_topo_main, "build a topology, print its figures, write Graphviz DOT"},
     {"sim", tool_sim_main, "run the protocol in the deterministic simulator and check it"},
     {"run", tool_run_main, "start N node processes of a program on this host"},
+    {"bench", tool_bench_main, "measure Ariadne beside MPI, OpenSHMEM and this host's limits"},
 };
 
 static void tool_usage(FILE *out)
