@@ -36,7 +36,8 @@ CFLAGS := -std=c11 $(WARN) $(OPT) -g -MMD -MP -fPIC
 LDFLAGS := $(OPT)
 LDLIBS := -lpthread -lm
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/sim/*.c src/dpu/*.c src/transport/*.c src/runtime/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/sim/*.c src/dpu/*.c src/transport/*.c src/runtime/*.c \
+	src/cluster/*.c))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_MAIN := tools/ariadne.c
 TOOL_CMDS := $(filter-out $(TOOL_MAIN),$(TOOL_SRC))
