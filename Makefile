@@ -36,6 +36,17 @@ CFLAGS := -std=c11 $(WARN) $(OPT) -g -MMD -MP -fPIC
 LDFLAGS := $(OPT)
 LDLIBS := -lpthread -lm
 
+# libsodium, for the cluster join (docs/CLUSTER.md; Debian: apt-get install
+# libsodium-dev). Without it everything builds and the join's calls return
+# ARI_ENOTSUP saying how to get it; SODIUM=no builds without it anyway.
+SODIUM ?= $(if $(shell pkg-config --exists libsodium 2>/dev/null && echo y),yes,no)
+ifeq ($(SODIUM),yes)
+SODIUM_CFLAGS := -DARI_HAVE_SODIUM $(shell pkg-config --cflags libsodium)
+SODIUM_LIBS := $(shell pkg-config --libs libsodium)
+endif
+CPPFLAGS += $(SODIUM_CFLAGS)
+LDLIBS += $(SODIUM_LIBS)
+
 LIB_SRC := $(sort $(wildcard src/core/*.c src/sim/*.c src/dpu/*.c src/transport/*.c src/runtime/*.c \
 	src/cluster/*.c))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
@@ -48,7 +59,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL_CMDS:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all check demo fuzz bench bench-progs verify clean install examples
+.PHONY: all check demo fuzz bench bench-progs verify clean install examples FORCE
 
 PREFIX ?= /usr/local
 SONAME := libariadne.so.$(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h)
@@ -83,14 +94,22 @@ Description: Ariadne distributed shared memory (path caches, 128-bit global addr
 Version: $(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h).$(shell sed -n 's/^\#define ARI_VERSION_MINOR //p' include/ariadne.h)
 Cflags: -I$${includedir}
 Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lariadne
-Libs.private: -lpthread -lm
+Libs.private: -lpthread -lm $(SODIUM_LIBS)
 endef
 export ARI_PC_BUILD = $(call ARI_PC,$(CURDIR),$(CURDIR)/include,$(CURDIR)/$(BUILD))
 export ARI_PC_INSTALL = $(call ARI_PC,$(PREFIX),$(PREFIX)/include,$(PREFIX)/lib)
 
-$(BUILD)/ariadne.pc: Makefile include/ariadne.h
+$(BUILD)/ariadne.pc: Makefile include/ariadne.h $(BUILD)/sodium.flags
 	@mkdir -p $(dir $@)
 	@printf '%s\n' "$$ARI_PC_BUILD" > $@
+
+# Whether libsodium is used, as a file that changes only when that does, so
+# the files that test ARI_HAVE_SODIUM are rebuilt when it comes or goes.
+$(BUILD)/sodium.flags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SODIUM_CFLAGS) $(SODIUM_LIBS)' | cmp -s - $@ || echo '$(SODIUM_CFLAGS) $(SODIUM_LIBS)' > $@
+$(filter $(BUILD)/obj/src/cluster/%,$(LIB_OBJ)) $(BUILD)/obj/tests/test_join.o: $(BUILD)/sodium.flags
+FORCE:
 
 # Examples and the runtime's test programs are built the way a user builds
 # them: through pkg-config (Debian: apt-get install pkg-config).
@@ -134,7 +153,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found; on Debian: apt-get install clang" >&2; exit 1; }
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -g -O1 $(CPPFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< $(LIB_SRC) -o $@ -lpthread -lm
+	$(FUZZ_CC) -std=c11 -g -O1 $(CPPFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< $(LIB_SRC) -o $@ -lpthread -lm $(SODIUM_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \

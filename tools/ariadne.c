@@ -18,6 +18,7 @@ static const tool_command_t commands[] = {
     {"sim", tool_sim_main, "run the protocol in the deterministic simulator and check it"},
     {"run", tool_run_main, "start N node processes of a program on this host"},
     {"bench", tool_bench_main, "measure Ariadne beside MPI, OpenSHMEM and this host's limits"},
+    {"keygen", tool_keygen_main, "write a new cluster key file (for joining across hosts)"},
 };
 
 static void tool_usage(FILE *out)

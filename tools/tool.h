@@ -11,5 +11,6 @@ int tool_topo_main(int argc, char **argv);
 int tool_sim_main(int argc, char **argv);
 int tool_run_main(int argc, char **argv);
 int tool_bench_main(int argc, char **argv);
+int tool_keygen_main(int argc, char **argv);
 
 #endif /* ARIADNE_TOOL_H */
