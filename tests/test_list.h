@@ -103,6 +103,11 @@ TEST(run_tool_ctl_region, 20)
 TEST(run_tool_death_after_join, 10)
 TEST(run_tool_stats, 10)
 TEST(run_tool_sigterm, 10)
+/* ariadne bench */
+TEST(bench_tool_rows, 60)
+TEST(bench_tool_peers_missing, 60)
+TEST(bench_tool_bad_args, 10)
+TEST(bench_tool_no_programs, 10)
 /* the runtime: nodes on one host */
 TEST(rt_counter_mesh, 60)
 TEST(rt_counter_ring, 60)
