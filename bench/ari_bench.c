@@ -327,7 +327,6 @@ static double mutex_section(ari_mutex_t *mutex, uint64_t *data, int me, uint64_t
     check(ari_mutex_lock(mutex), "ari_mutex_lock");
     if (target > 0 && bench_cs_give_way(data, me, target, left)) {
         check(ari_mutex_unlock(mutex), "ari_mutex_unlock");
-        bench_give_way_pause();
         return -2;
     }
     double handoff = bench_cs_apply(data, me);
@@ -368,10 +367,13 @@ static void mutex_turns(ari_mutex_t *mutex, uint64_t *data, int me, int nodes, l
     long count = 0;
     uint64_t target = bench_cs_after_turns(nodes, iters);
     check(ari_barrier(), "ari_barrier");
-    for (long left = iters; left > 0;) {
+    for (long left = iters, streak = 0; left > 0;) {
         double h = mutex_section(mutex, data, me, target, left);
-        if (h == -2)
+        if (h == -2) {
+            bench_give_way_pause(streak++);
             continue;
+        }
+        streak = 0;
         left--;
         if (h >= 0)
             handoffs[count++] = h;

@@ -22,6 +22,7 @@
 #ifndef ARIADNE_BENCH_H
 #define ARIADNE_BENCH_H
 
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,16 +145,29 @@ static inline int bench_cs_give_way(const uint64_t *words, int me, uint64_t targ
            target - words[BENCH_CS_COUNT] > (uint64_t)left;
 }
 
-/* After giving way: a pause, so that a waiter that polls the lock (MPI's
- * exclusive lock in OpenMPI's osc ucx spins on an atomic at the target)
- * finds it free; with a mere sched_yield the rank that owns the window
- * took it back every time and the other starved. */
-#define BENCH_GIVE_WAY_NS 50000
+/* After giving way, a pause before trying again that doubles with every
+ * give-way in a row (from BENCH_GIVE_WAY_MIN_NS up to BENCH_GIVE_WAY_MAX_NS)
+ * and yields the CPU meanwhile: short, so that a waiter blocked in its lock
+ * call is what the handoff times (not a waiter asleep in its own pause),
+ * and growing, so that a waiter that polls slowly gets in too (MPI's
+ * exclusive lock in OpenMPI's osc ucx: the rank owning the window took it
+ * back every time otherwise, and the other starved). */
+#define BENCH_GIVE_WAY_MIN_NS 200.0
+#define BENCH_GIVE_WAY_MAX_NS 1e6
 
-static inline void bench_give_way_pause(void)
+static inline double bench_give_way_ns(long streak)
 {
-    struct timespec pause = {0, BENCH_GIVE_WAY_NS};
-    nanosleep(&pause, NULL);
+    double ns = BENCH_GIVE_WAY_MIN_NS;
+    for (long i = 0; i < streak && ns < BENCH_GIVE_WAY_MAX_NS; i++)
+        ns *= 2;
+    return ns;
+}
+
+static inline void bench_give_way_pause(long streak)
+{
+    double end = bench_now_ns() + bench_give_way_ns(streak);
+    while (bench_now_ns() < end)
+        sched_yield();
 }
 
 /* The counter's value after each phase of the mutex figure on `nodes`:

@@ -267,7 +267,6 @@ static double mutex_section(mutex_t *m, int me, uint64_t target, long left)
     }
     if (target > 0 && bench_cs_give_way(m->words, me, target, left)) {
         atomic_store_explicit(&m->lock, 0, memory_order_release);
-        bench_give_way_pause();
         return -2;
     }
     double handoff = bench_cs_apply(m->words, me);
@@ -288,10 +287,13 @@ static void mutex_phase(mutex_t *m, int id, int threads, long iters)
             mutex_section(m, id, 0, 0);
     } else if (m->contenders < 0) {
         uint64_t target = bench_cs_after_turns(threads, iters);
-        for (long left = iters; left > 0;) {
+        for (long left = iters, streak = 0; left > 0;) {
             double h = mutex_section(m, id, target, left);
-            if (h == -2)
+            if (h == -2) {
+                bench_give_way_pause(streak++);
                 continue;
+            }
+            streak = 0;
             left--;
             if (h >= 0)
                 m->handoffs[atomic_fetch_add(&m->handoff_count, 1)] = h;

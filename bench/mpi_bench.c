@@ -201,13 +201,13 @@ static void fig_cold(long reps)
  * holder's unlocking CAS for seconds (a hang, in practice).
  * ------------------------------------------------------------------------ */
 
-/* The pause after giving way, driving MPI's progress: OpenMPI 4.1's osc
- * ucx completes the release of rank 0's lock on its own window only when
- * rank 0 next enters MPI, so a rank that merely slept kept the lock, and
- * the waiter starved for good. */
-static void give_way_pause(void)
+/* bench_give_way_pause, driving MPI's progress meanwhile: OpenMPI 4.1's
+ * osc ucx completes the release of rank 0's lock on its own window only
+ * when rank 0 next enters MPI, so a rank that merely waited kept the lock,
+ * and the waiter starved for good. */
+static void give_way_pause(long streak)
 {
-    double end = bench_now_ns() + BENCH_GIVE_WAY_NS;
+    double end = bench_now_ns() + bench_give_way_ns(streak);
     int flag;
     while (bench_now_ns() < end) {
         MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
@@ -225,7 +225,6 @@ static double mutex_section(MPI_Win win, uint64_t target, long left)
     MPI_Win_flush(0, win);
     if (target > 0 && bench_cs_give_way(words, me, target, left)) {
         MPI_Win_unlock(0, win);
-        give_way_pause();
         return -2;
     }
     double handoff = bench_cs_apply(words, me);
@@ -250,10 +249,13 @@ static void mutex_turns(MPI_Win win, long iters)
     long count = 0;
     uint64_t target = bench_cs_after_turns(nodes, iters);
     MPI_Barrier(MPI_COMM_WORLD);
-    for (long left = iters; left > 0;) {
+    for (long left = iters, streak = 0; left > 0;) {
         double h = mutex_section(win, target, left);
-        if (h == -2)
+        if (h == -2) {
+            give_way_pause(streak++);
             continue;
+        }
+        streak = 0;
         left--;
         if (h >= 0)
             handoffs[count++] = h;

@@ -188,7 +188,6 @@ static double mutex_section(uint64_t *shared, uint64_t target, long left)
     shmem_getmem(words, shared, sizeof words, 0);
     if (target > 0 && bench_cs_give_way(words, me, target, left)) {
         shmem_clear_lock(&mutex_lock_word);
-        bench_give_way_pause();
         return -2;
     }
     double handoff = bench_cs_apply(words, me);
@@ -213,10 +212,13 @@ static void mutex_turns(uint64_t *shared, long iters)
     long count = 0;
     uint64_t target = bench_cs_after_turns(nodes, iters);
     shmem_barrier_all();
-    for (long left = iters; left > 0;) {
+    for (long left = iters, streak = 0; left > 0;) {
         double h = mutex_section(shared, target, left);
-        if (h == -2)
+        if (h == -2) {
+            bench_give_way_pause(streak++);
             continue;
+        }
+        streak = 0;
         left--;
         if (h >= 0)
             handoffs[count++] = h;

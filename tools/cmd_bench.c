@@ -996,8 +996,12 @@ static void bench_ratios(bench_table_t *t, size_t figure)
 
 static void bench_format_value(char *text, size_t size, double value, const char *unit)
 {
-    if (strcmp(unit, "ns") != 0)
-        snprintf(text, size, value >= 1e4 ? "%.4g %s" : "%.3g %s", value, unit);
+    if (strcmp(unit, "ns") != 0 && value >= 1e6)
+        snprintf(text, size, "%.3g M %s", value / 1e6, unit);
+    else if (strcmp(unit, "ns") != 0 && value >= 1e4)
+        snprintf(text, size, "%.3g k %s", value / 1e3, unit);
+    else if (strcmp(unit, "ns") != 0)
+        snprintf(text, size, "%.3g %s", value, unit);
     else if (value < 1e3)
         snprintf(text, size, "%.3g ns", value);
     else if (value < 1e6)
