@@ -7,7 +7,8 @@
  * Header-only (static inline) because the peers are built with mpicc and
  * oshcc, apart from the library and the command.
  *
- * The line format, one line per sample set, on stdout:
+ * The line format, on stdout or in a file of the process's own
+ * (bench_stream):
  *   @bench FIGURE VARIANT UNIT COUNT V1 V2 ...
  *       V1.. are some of the order statistics of a sample set, thinned to
  *       at most BENCH_EMIT_MAX evenly spaced (all of them when there are
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Samples per run of each figure, the same for every system; `ariadne
  * bench --iters N` replaces the first of each (the main loop's count). */
@@ -61,6 +63,27 @@ static inline int bench_cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Where the @bench and @skip lines go: stdout, or, when the environment's
+ * ARI_BENCH_OUTPUT names a directory, a file of this process's own there
+ * (DIR/PID.txt). `ariadne bench` sets it: mpirun forwards a rank's output
+ * in chunks and tags each chunk, cutting long lines apart (lines were
+ * lost); a file of one's own is never cut. */
+static inline FILE *bench_stream(void)
+{
+    static FILE *stream;
+    if (stream == NULL) {
+        const char *dir = getenv("ARI_BENCH_OUTPUT");
+        if (dir != NULL && dir[0] != 0) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%ld.txt", dir, (long)getpid());
+            stream = fopen(path, "a");
+        }
+        if (stream == NULL)
+            stream = stdout;
+    }
+    return stream;
+}
+
 /* Sorts the samples and prints their thinned order statistics as @bench
  * lines of at most BENCH_LINE_VALUES values each, every line written at
  * once: short enough that no launcher splits or interleaves it (mpirun's
@@ -85,15 +108,15 @@ static inline void bench_emit(const char *figure, const char *variant, const cha
             used += snprintf(line + used, sizeof line - (size_t)used, " %.6g",
                              samples[at < count ? at : count - 1]);
         }
-        printf("%s\n", line);
-        fflush(stdout);
+        fprintf(bench_stream(), "%s\n", line);
+        fflush(bench_stream());
     }
 }
 
 static inline void bench_skip(const char *figure, const char *variant, const char *reason)
 {
-    printf("@skip %s %s %s\n", figure, variant, reason);
-    fflush(stdout);
+    fprintf(bench_stream(), "@skip %s %s %s\n", figure, variant, reason);
+    fflush(bench_stream());
 }
 
 /* A whole number from argv[at], or `fallback` when absent or 0; exits with

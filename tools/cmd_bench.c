@@ -13,6 +13,7 @@
  * the peers' and the limit's. A peer that is not installed is skipped with
  * a line saying how to install it; nothing is ever installed from here.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -50,6 +51,8 @@
 #define BENCH_NAME_MAX 32
 #define BENCH_REASON_MAX 512
 #define BENCH_INSTALL "apt-get install openmpi-bin libopenmpi-dev"
+/* Where the programs write their sample lines (bench.h, bench_stream). */
+#define BENCH_OUTPUT_ENV "ARI_BENCH_OUTPUT"
 
 _Static_assert(BENCH_NODES_MAX <= PLOT_POINTS_MAX, "a lock line has a point per contender");
 
@@ -130,7 +133,9 @@ static const bench_figure_t bench_figures[] = {
       "another page of node 0's with plain loads and stores. uncontended: node 1 alone, the "
       "others in ari_barrier; contenders-C: C nodes (node 1 first) do ITERS sections each, "
       "the rest wait in ari_barrier; handoff: from the holder's last write to the next "
-      "holder (another node) having the lock and the words, all nodes contending",
+      "holder (another node) having the lock and the words, all nodes contending in turns "
+      "(a node that finds it held the lock last lets it go and retries after a backoff "
+      "from 200 ns)",
       "MPI_Win_lock(MPI_LOCK_EXCLUSIVE) on rank 0 + MPI_Get and MPI_Put of the 3 words + "
       "MPI_Win_unlock; otherwise the same (MPI_Barrier for the others)",
       "shmem_set_lock + shmem_getmem and shmem_putmem of the 3 words on PE 0 + "
@@ -854,10 +859,10 @@ static void bench_command(bench_command_t *c, const bench_programs_t *p,
         }
         return;
     }
-    /* mpirun and oshrun: --tag-output keeps each rank's lines whole. */
-    const char *args[] = {p->launcher[system], "--tag-output", "--mca", "osc",
-                          system == SYS_MPI ? "ucx" : "^rdma", "-n", c->nodes};
-    for (size_t i = 0; i < 7; i++)
+    /* mpirun and oshrun, passing on where the samples go. */
+    const char *args[] = {p->launcher[system], "--tag-output", "-x", BENCH_OUTPUT_ENV,
+                          "--mca", "osc", system == SYS_MPI ? "ucx" : "^rdma", "-n", c->nodes};
+    for (size_t i = 0; i < 9; i++)
         bench_arg_add(c, args[i]);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (o->nodes > cpus)
@@ -884,19 +889,64 @@ static void bench_last_line(const char *text, char *out, size_t size)
     snprintf(out, size, "%.*s", (int)(best_length < 300 ? best_length : 300), best);
 }
 
+static char *bench_slurp(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return NULL;
+    char *text = NULL;
+    long size = fseek(file, 0, SEEK_END) == 0 ? ftell(file) : -1;
+    if (size >= 0 && (text = malloc((size_t)size + 1)) != NULL) {
+        rewind(file);
+        text[fread(text, 1, (size_t)size, file)] = 0;
+    }
+    fclose(file);
+    return text;
+}
+
+/* Parses (when `parse`) and removes every sample file in dir, then dir. */
+static void bench_collect(const char *dir, bench_table_t *t, size_t figure,
+                          bench_system_t system, bool parse)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[PATH_MAX];
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%.200s", dir, e->d_name);
+        char *text = parse ? bench_slurp(path) : NULL;
+        if (text != NULL)
+            bench_parse_output(text, t, figure, system);
+        free(text);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(dir);
+}
+
 /* One run of one system's program for one figure; false when it failed. */
 static bool bench_run_once(const bench_programs_t *p, const bench_options_t *o,
                            bench_table_t *t, size_t figure, bench_system_t system)
 {
-    static const char *const mpi_env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1",
-                                          "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", NULL};
+    char dir[] = "/tmp/ariadne-bench-XXXXXX", output[64];
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "ariadne bench: cannot make a directory in /tmp: %s\n", strerror(errno));
+        bench_row_note(t, figure, system, "-", ROW_FAILED, "no directory for the samples");
+        return false;
+    }
+    snprintf(output, sizeof output, BENCH_OUTPUT_ENV "=%s", dir);
+    /* mpirun refuses root without these; harmless otherwise. */
+    const char *env[] = {output, "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                         NULL};
     bench_command_t c;
     bench_command(&c, p, o, figure, system);
     bench_child_t child;
-    bench_run_child(c.argv, system == SYS_MPI || system == SYS_SHMEM ? mpi_env : NULL,
-                    o->timeout_s, &child);
+    bench_run_child(c.argv, env, o->timeout_s, &child);
     const char *out = child.out.text ? child.out.text : "";
     bool ok = child.status == 0 && !child.timed_out;
+    bench_collect(dir, t, figure, system, ok);
     if (ok && system == SYS_ARIADNE && strcmp(bench_figures[figure].name, "gemm") == 0)
         bench_parse_example(out, "GFLOP/s", t, figure);
     else if (ok && system == SYS_ARIADNE && strcmp(bench_figures[figure].name, "kvstore") == 0)
@@ -960,6 +1010,34 @@ static void bench_row_finish(bench_row_t *r)
     r->p99 = bench_quantile(r->values, r->count, bench_unit_rate(r->unit) ? 0.01 : 0.99);
 }
 
+/* Where a variant goes among its figure's rows: the operation first, then
+ * its plain-access form; contenders in number order before the handoffs. */
+static int bench_variant_rank(const char *variant)
+{
+    static const char *const order[] = {"fetch-add", "cas", "store", "get", "plain-store",
+                                        "replica-load", "ari_store", "store+flush", "put",
+                                        "one-way", "4k", "2m", "memcpy", "fault", "pinned",
+                                        "round-trip", "uncontended"};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (strcmp(order[i], variant) == 0)
+            return (int)i;
+    int contenders;
+    if (sscanf(variant, "contenders-%d", &contenders) == 1)
+        return 100 + contenders;
+    return 1000;
+}
+
+static int bench_row_cmp(const void *a, const void *b)
+{
+    const bench_row_t *x = a, *y = b;
+    if (x->figure != y->figure)
+        return x->figure < y->figure ? -1 : 1;
+    if (x->system != y->system)
+        return x->system < y->system ? -1 : 1;
+    int rx = bench_variant_rank(x->variant), ry = bench_variant_rank(y->variant);
+    return rx != ry ? (rx < ry ? -1 : 1) : strcmp(x->variant, y->variant);
+}
+
 /* The variant of `system` that Ariadne's `variant` is held against. */
 static const char *bench_pair(const char *figure, const char *variant, bench_system_t system)
 {
@@ -1001,7 +1079,7 @@ static void bench_format_value(char *text, size_t size, double value, const char
     else if (strcmp(unit, "ns") != 0 && value >= 1e4)
         snprintf(text, size, "%.3g k %s", value / 1e3, unit);
     else if (strcmp(unit, "ns") != 0)
-        snprintf(text, size, "%.3g %s", value, unit);
+        snprintf(text, size, value >= 100 ? "%.0f %s" : "%.3g %s", value, unit);
     else if (value < 1e3)
         snprintf(text, size, "%.3g ns", value);
     else if (value < 1e6)
@@ -1335,6 +1413,7 @@ int tool_bench_main(int argc, char **argv)
         for (size_t i = 0; i < t.count; i++)
             if (t.rows[i].figure == f)
                 bench_row_finish(&t.rows[i]);
+        qsort(t.rows, t.count, sizeof t.rows[0], bench_row_cmp);
         bench_ratios(&t, f);
         if (!o.json)
             bench_print_figure(stdout, &t, f);
