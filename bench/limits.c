@@ -404,24 +404,36 @@ static double *gemm_block(double *matrix, uint64_t grid, uint64_t bi, uint64_t b
     return matrix + (bi * grid + bj) * BENCH_GEMM_BLOCK * BENCH_GEMM_BLOCK;
 }
 
+/* This thread's blocks of C, each accumulated in a private block. */
+static void gemm_multiply(gemm_t *g, int id, int threads, double *acc)
+{
+    const uint64_t n = BENCH_GEMM_BLOCK, grid = g->grid;
+    for (uint64_t k = (uint64_t)id; k < grid * grid; k += (uint64_t)threads) {
+        uint64_t bi = k / grid, bj = k % grid;
+        memset(acc, 0, n * n * sizeof *acc);
+        for (uint64_t bk = 0; bk < grid; bk++)
+            bench_gemm_product(gemm_block(g->a, grid, bi, bk), gemm_block(g->b, grid, bk, bj),
+                               acc, n);
+        memcpy(gemm_block(g->c, grid, bi, bj), acc, n * n * sizeof *acc);
+    }
+}
+
+/* The limit is the best case: the multiply runs once to warm the caches,
+ * and the second one is timed. */
 static void gemm_fn(team_t *team, int id)
 {
     gemm_t *g = team->shared;
     const uint64_t n = BENCH_GEMM_BLOCK, grid = g->grid;
+    double *acc = zalloc(n * n * sizeof *acc);
     for (uint64_t k = (uint64_t)id; k < grid * grid; k += (uint64_t)team->threads) {
         bench_gemm_fill(gemm_block(g->a, grid, k / grid, k % grid), k / grid, k % grid, n, 1);
         bench_gemm_fill(gemm_block(g->b, grid, k / grid, k % grid), k / grid, k % grid, n, 0);
     }
     team_wait(team);
+    gemm_multiply(g, id, team->threads, acc);
+    team_wait(team);
     double t = bench_now_ns();
-    for (uint64_t k = (uint64_t)id; k < grid * grid; k += (uint64_t)team->threads) {
-        uint64_t bi = k / grid, bj = k % grid;
-        double *acc = gemm_block(g->c, grid, bi, bj);
-        memset(acc, 0, n * n * sizeof *acc);
-        for (uint64_t bk = 0; bk < grid; bk++)
-            bench_gemm_product(gemm_block(g->a, grid, bi, bk), gemm_block(g->b, grid, bk, bj),
-                               acc, n);
-    }
+    gemm_multiply(g, id, team->threads, acc);
     team_wait(team);
     if (id == 0)
         g->seconds = (bench_now_ns() - t) / 1e9;
@@ -429,6 +441,7 @@ static void gemm_fn(team_t *team, int id)
         if (!bench_gemm_check(gemm_block(g->c, grid, k / grid, k % grid), k / grid, k % grid,
                               n, BENCH_GEMM_SIZE))
             atomic_store(&g->wrong, 1);
+    free(acc);
 }
 
 static void limit_gemm(int threads)
