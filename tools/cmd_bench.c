@@ -636,7 +636,7 @@ static void bench_exec(char *const *argv, const char *const *env, int out, int e
     signal(SIGTERM, SIG_DFL);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    int null = open("/dev/null", O_RDONLY);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC); /* only its copy on stdin stays */
     if (null >= 0)
         dup2(null, STDIN_FILENO);
     for (; env != NULL && *env != NULL; env++)
