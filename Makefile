@@ -65,6 +65,13 @@ PREFIX ?= /usr/local
 SONAME := libariadne.so.$(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 RT_PROGS := $(patsubst tests/rt/%.c,$(BUILD)/rt/%,$(wildcard tests/rt/*.c))
+# What `ariadne bench` runs (below); set before `check`, whose prerequisites
+# are expanded where the rule stands.
+MPICC ?= mpicc
+OSHCC ?= oshcc
+BENCH_PROGS := $(BUILD)/bench/ari_bench $(BUILD)/bench/limits
+BENCH_PEERS := $(if $(shell command -v $(MPICC) 2>/dev/null),$(BUILD)/bench/mpi_bench) \
+	$(if $(shell command -v $(OSHCC) 2>/dev/null),$(BUILD)/bench/shmem_bench)
 
 all: $(BUILD)/ariadne $(BUILD)/libariadne.a $(BUILD)/libariadne.so $(BUILD)/ariadne.pc examples
 examples: $(EXAMPLES)
@@ -172,11 +179,7 @@ $(BUILD)/bench/rt_bench: bench/rt_bench.c $(BUILD)/libariadne.so $(BUILD)/ariadn
 # command in $(BUILD)/bench/: the Ariadne side and the physical limits always;
 # the MPI and OpenSHMEM peers only where mpicc / oshcc exist (Debian:
 # apt-get install openmpi-bin libopenmpi-dev), never with a sanitizer.
-MPICC ?= mpicc
-OSHCC ?= oshcc
-BENCH_PROGS := $(BUILD)/bench/ari_bench $(BUILD)/bench/limits
-BENCH_PEERS := $(if $(shell command -v $(MPICC) 2>/dev/null),$(BUILD)/bench/mpi_bench) \
-	$(if $(shell command -v $(OSHCC) 2>/dev/null),$(BUILD)/bench/shmem_bench)
+# (MPICC, OSHCC, BENCH_PROGS and BENCH_PEERS are set at the top: `check` needs them.)
 PEER_CC = -std=c11 $(WARN) -O2 -g -D_GNU_SOURCE $< -o $@ -lm
 $(BUILD)/bench/ari_bench: bench/ari_bench.c bench/bench.h $(BUILD)/libariadne.so $(BUILD)/ariadne.pc
 	@mkdir -p $(dir $@)
