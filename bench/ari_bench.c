@@ -101,25 +101,6 @@ static void fig_remote(int me, const char *figure, long iters)
     check(ari_free(word), "ari_free");
 }
 
-/* Plain loads or stores over BENCH_PASS_BYTES of a page run node 0 owns,
- * by node 1 (a replica, or pages open for writing): ns per access, one
- * sample per pass. */
-static double pass_time(volatile uint64_t *p, int store, uint64_t pass, uint64_t *sum)
-{
-    size_t words = BENCH_PASS_BYTES / 8;
-    double t = bench_now_ns();
-    if (store) {
-        for (size_t i = 0; i < words; i++)
-            p[i] = pass + i;
-    } else {
-        uint64_t s = 0;
-        for (size_t i = 0; i < words; i++)
-            s += p[i];
-        *sum += s;
-    }
-    return (bench_now_ns() - t) / (double)words;
-}
-
 static void fig_plain(int me, int store, long passes)
 {
     uint64_t *global = alloc_all(BENCH_PASS_BYTES, 0);
@@ -128,9 +109,9 @@ static void fig_plain(int me, int store, long passes)
         uint64_t sum = 0;
         if (!store)
             check(ari_prefault(global, BENCH_PASS_BYTES), "ari_prefault");
-        pass_time(global, store, 0, &sum); /* faults (stores: twins) out of the timing */
+        bench_access_pass(global, store, 0, &sum); /* faults (stores: twins) out of the timing */
         for (long n = 0; n < passes; n++)
-            ns[n] = pass_time(global, store, (uint64_t)n + 1, &sum);
+            ns[n] = bench_access_pass(global, store, (uint64_t)n + 1, &sum);
         if (store)
             check(ari_flush(), "ari_flush");
         bench_emit(store ? "store" : "get", store ? "plain-store" : "replica-load", "ns", ns,

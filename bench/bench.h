@@ -57,6 +57,28 @@ static inline double bench_now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* `iters` when given (> 0), else the figure's default. */
+static inline long bench_or_default(long iters, long fallback) { return iters > 0 ? iters : fallback; }
+
+/* One pass of plain loads (summed into *sum) or stores over
+ * BENCH_PASS_BYTES at p: ns per access. */
+static inline double bench_access_pass(volatile uint64_t *p, int store, uint64_t pass,
+                                       uint64_t *sum)
+{
+    size_t words = BENCH_PASS_BYTES / 8;
+    double t = bench_now_ns();
+    if (store) {
+        for (size_t i = 0; i < words; i++)
+            p[i] = pass + i;
+    } else {
+        uint64_t s = 0;
+        for (size_t i = 0; i < words; i++)
+            s += p[i];
+        *sum += s;
+    }
+    return (bench_now_ns() - t) / (double)words;
+}
+
 static inline int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -182,22 +182,6 @@ static void limit_round_trip(const char *figure, const char *variant, long iters
  * Plain loads and stores on a shared memfd mapping; memcpy
  * ------------------------------------------------------------------------ */
 
-static double access_pass(volatile uint64_t *p, int store, uint64_t pass, uint64_t *sum)
-{
-    size_t words = BENCH_PASS_BYTES / 8;
-    double t = bench_now_ns();
-    if (store) {
-        for (size_t i = 0; i < words; i++)
-            p[i] = pass + i;
-    } else {
-        uint64_t s = 0;
-        for (size_t i = 0; i < words; i++)
-            s += p[i];
-        *sum += s;
-    }
-    return (bench_now_ns() - t) / (double)words;
-}
-
 static void limit_plain(const char *figure, const char *variant, int store, long passes)
 {
     int fd = memfd_create("limits", 0);
@@ -208,9 +192,9 @@ static void limit_plain(const char *figure, const char *variant, int store, long
         die("mmap failed");
     double *ns = zalloc((size_t)passes * sizeof *ns);
     uint64_t sum = 0;
-    access_pass(p, 1, 0, &sum); /* first touch out of the timing */
+    bench_access_pass(p, 1, 0, &sum); /* first touch out of the timing */
     for (long n = 0; n < passes; n++)
-        ns[n] = access_pass(p, store, (uint64_t)n + 1, &sum);
+        ns[n] = bench_access_pass(p, store, (uint64_t)n + 1, &sum);
     bench_emit(figure, variant, "ns", ns, (size_t)passes);
     free(ns);
     munmap(p, BENCH_PASS_BYTES);
@@ -558,26 +542,24 @@ static void limit_kvstore(int threads)
  * main
  * ------------------------------------------------------------------------ */
 
-static long or_default(long iters, long fallback) { return iters > 0 ? iters : fallback; }
-
 static int run_figure(const char *figure, int threads, long iters)
 {
     if (strcmp(figure, "fetch-add") == 0 || strcmp(figure, "cas") == 0) {
-        limit_round_trip(figure, figure, or_default(iters, BENCH_ITERS_ATOMIC), 0);
+        limit_round_trip(figure, figure, bench_or_default(iters, BENCH_ITERS_ATOMIC), 0);
     } else if (strcmp(figure, "store") == 0 || strcmp(figure, "get") == 0) {
         int store = strcmp(figure, "store") == 0;
-        limit_round_trip(figure, figure, or_default(iters, BENCH_ITERS_ATOMIC), 0);
+        limit_round_trip(figure, figure, bench_or_default(iters, BENCH_ITERS_ATOMIC), 0);
         limit_plain(figure, store ? "plain-store" : "replica-load", store, BENCH_ITERS_PASSES);
     } else if (strcmp(figure, "ownership") == 0) {
-        limit_round_trip(figure, "round-trip", or_default(iters, BENCH_ITERS_ATOMIC), 0);
+        limit_round_trip(figure, "round-trip", bench_or_default(iters, BENCH_ITERS_ATOMIC), 0);
     } else if (strcmp(figure, "propagation") == 0) {
-        limit_round_trip(figure, "one-way", or_default(iters, BENCH_ITERS_PROPAGATION), 1);
+        limit_round_trip(figure, "one-way", bench_or_default(iters, BENCH_ITERS_PROPAGATION), 1);
     } else if (strcmp(figure, "read-cold") == 0) {
-        limit_memcpy(or_default(iters, 5));
+        limit_memcpy(bench_or_default(iters, 5));
     } else if (strcmp(figure, "mutex") == 0) {
-        limit_mutex(threads, or_default(iters, BENCH_ITERS_MUTEX));
+        limit_mutex(threads, bench_or_default(iters, BENCH_ITERS_MUTEX));
     } else if (strcmp(figure, "barrier") == 0) {
-        limit_barrier(threads, or_default(iters, BENCH_ITERS_BARRIER));
+        limit_barrier(threads, bench_or_default(iters, BENCH_ITERS_BARRIER));
     } else if (strcmp(figure, "gemm") == 0) {
         limit_gemm(threads);
     } else if (strcmp(figure, "kvstore") == 0) {

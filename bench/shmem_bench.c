@@ -445,24 +445,22 @@ static void fig_kvstore(void)
  * main
  * ------------------------------------------------------------------------ */
 
-static long or_default(long iters, long fallback) { return iters > 0 ? iters : fallback; }
-
 static int run_figure(const char *figure, long iters)
 {
     if (strcmp(figure, "fetch-add") == 0 || strcmp(figure, "cas") == 0 ||
         strcmp(figure, "store") == 0 || strcmp(figure, "get") == 0)
-        fig_remote(figure, or_default(iters, BENCH_ITERS_ATOMIC));
+        fig_remote(figure, bench_or_default(iters, BENCH_ITERS_ATOMIC));
     else if (strcmp(figure, "propagation") == 0)
-        fig_propagation(or_default(iters, BENCH_ITERS_PROPAGATION));
+        fig_propagation(bench_or_default(iters, BENCH_ITERS_PROPAGATION));
     else if (strcmp(figure, "read-cold") == 0)
-        fig_cold(or_default(iters, BENCH_ITERS_COLD));
+        fig_cold(bench_or_default(iters, BENCH_ITERS_COLD));
     else if (strcmp(figure, "ownership") == 0 && me == 0)
         bench_skip("ownership", "-", "OpenSHMEM has no equivalent: symmetric memory stays at "
                    "its PE");
     else if (strcmp(figure, "mutex") == 0)
-        fig_mutex(or_default(iters, BENCH_ITERS_MUTEX));
+        fig_mutex(bench_or_default(iters, BENCH_ITERS_MUTEX));
     else if (strcmp(figure, "barrier") == 0)
-        fig_barrier(or_default(iters, BENCH_ITERS_BARRIER));
+        fig_barrier(bench_or_default(iters, BENCH_ITERS_BARRIER));
     else if (strcmp(figure, "gemm") == 0)
         fig_gemm();
     else if (strcmp(figure, "kvstore") == 0)
