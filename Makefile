@@ -204,6 +204,18 @@ bench: $(BUILD)/ariadne $(BUILD)/bench/rt_bench
 	@sh bench/sim_compare.sh $(BUILD)/ariadne
 	@sh bench/own_compare.sh $(BUILD)/ariadne
 
+# Runs across hosts on this machine: network namespaces as test hosts,
+# wired as a topology (tests/net/netns.sh; docs/CLUSTER.md, "Test hosts:
+# make check-net"). Both targets need root and iproute2 and say so.
+NET_PROGS := $(BUILD)/net/net_stream $(BUILD)/net/net_get
+NET_PEERS := $(if $(shell command -v $(OSHCC) 2>/dev/null),$(BUILD)/bench/shmem_bench $(BUILD)/net/net_get_shmem)
+$(BUILD)/net/%: tests/net/%.c bench/bench.h $(BUILD)/libariadne.so $(BUILD)/ariadne.pc
+	@mkdir -p $(dir $@)
+	$(USER_CC) -Ibench
+$(BUILD)/net/net_get_shmem: tests/net/net_get_shmem.c bench/bench.h
+	@mkdir -p $(dir $@)
+	$(OSHCC) $(PEER_CC) -Ibench
+
 # The Promela model src/core/own.pml, exhaustively (needs spin: apt-get install spin).
 verify:
 	sh tests/verify.sh
