@@ -32,6 +32,8 @@
 #include "dpu/files.h"
 #include "runtime/ctl.h"
 #include "runtime/fault.h"
+#include "cluster/rank.h"
+#include "run_cluster.h"
 #include "tool.h"
 
 #define RUN_PORTS_DEFAULT 8u
@@ -56,6 +58,8 @@
 #define RUN_ENV_NODES "ARI_NODES"
 #define RUN_EXIT_EXEC_FAILED 127
 
+extern char **environ;
+
 _Static_assert(CTL_NODES_MAX <= 1000u, "the prefix and node slots assume few nodes");
 _Static_assert(RUN_PORTS_DEFAULT <= TOPO_PORTS_MAX, "the default must be a valid --ports");
 
@@ -76,6 +80,7 @@ typedef struct {
     bool stats;
     const char *stats_json;  /* NULL: no JSON */
     char **program;          /* PROGRAM ARGS..., NULL-terminated (argv's tail) */
+    run_cluster_options_t cluster; /* --hosts, --key, ...: a run across hosts */
 } run_options_t;
 
 static void run_usage(FILE *out)
@@ -112,6 +117,20 @@ static void run_usage(FILE *out)
             "  --stats-json FILE write them as a JSON array to FILE\n"
             "  -h, --help        this text\n"
             "\n"
+            "Across hosts (docs/CLUSTER.md):\n"
+            "  --hosts FILE      start the nodes on the hosts FILE lists (NAME ADDRESS\n"
+            "                    SLOTS [launch = TEMPLATE] a line), one agent a host\n"
+            "  --key FILE        the cluster key every host holds ('ariadne keygen FILE');\n"
+            "                    with it and no --hosts under srun or mpirun, every\n"
+            "                    process is one node, its rank from the launcher\n"
+            "  --coordinator ADDR[:PORT]  where the join is coordinated: the launcher\n"
+            "                    listens there (default: its address toward the first\n"
+            "                    host, any port); under srun/mpirun, rank 0 (needs PORT)\n"
+            "  --transport tcp|ucx  links between hosts (default tcp)\n"
+            "  --heartbeat MS    a link silent this long is down and its traffic is\n"
+            "                    rerouted (default %u)\n"
+            "  --seal            authenticate and encrypt every message between hosts\n"
+            "\n"
             "Each node gets ARI_NODE (its id), ARI_NODES (N) and " CTL_ENV_FD " (the\n"
             "control region's descriptor) in its environment, and /dev/null as stdin.\n"
             "\n"
@@ -120,7 +139,7 @@ static void run_usage(FILE *out)
             "          ariadne run -n 3 -- sh -c 'echo node $ARI_NODE of $ARI_NODES'\n",
             CTL_NODES_MAX, TOPO_PORTS_MAX, RUN_PORTS_DEFAULT, SHMRING_CAPACITY_MIN,
             (unsigned long long)SHMRING_CAPACITY_MAX, CTL_RING_DEFAULT, RUN_TIMEOUT_MS_DEFAULT,
-            RUN_GRACE_MS_DEFAULT);
+            RUN_GRACE_MS_DEFAULT, BRIDGE_HEARTBEAT_MS_DEFAULT);
 }
 
 static int run_parse_u64(const char *name, const char *text, uint64_t min, uint64_t max,
@@ -199,7 +218,8 @@ static int run_parse_ring(const char *text, uint64_t *out)
 
 enum {
     OPT_TOPO = 1000, OPT_PORTS, OPT_MEM, OPT_RING, OPT_TIMEOUT, OPT_GRACE, OPT_STATS,
-    OPT_STATS_JSON, OPT_NODES,
+    OPT_STATS_JSON, OPT_NODES, OPT_HOSTS, OPT_KEY, OPT_COORDINATOR, OPT_TRANSPORT,
+    OPT_HEARTBEAT, OPT_SEAL, OPT_AGENT,
 };
 
 static const struct option run_long_options[] = {
@@ -212,9 +232,18 @@ static const struct option run_long_options[] = {
     {"grace-ms", required_argument, NULL, OPT_GRACE},
     {"stats", no_argument, NULL, OPT_STATS},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"hosts", required_argument, NULL, OPT_HOSTS},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"coordinator", required_argument, NULL, OPT_COORDINATOR},
+    {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+    {"seal", no_argument, NULL, OPT_SEAL},
+    {"agent", required_argument, NULL, OPT_AGENT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+static int run_parse_cluster_option(int option, const char *arg, run_cluster_options_t *c);
 
 /* One option with its value; returns 0, or -1 after printing why not. */
 static int run_parse_option(int option, const char *arg, run_options_t *o)
@@ -248,6 +277,34 @@ static int run_parse_option(int option, const char *arg, run_options_t *o)
     case OPT_RING: o->ring_set = true; return run_parse_ring(arg, &o->ring_capacity);
     case OPT_STATS: o->stats = true; return 0;
     case OPT_STATS_JSON: o->stats_json = arg; return 0;
+    default: return run_parse_cluster_option(option, arg, &o->cluster);
+    }
+}
+
+/* The options of a run across hosts. */
+static int run_parse_cluster_option(int option, const char *arg, run_cluster_options_t *c)
+{
+    uint64_t n;
+    switch (option) {
+    case OPT_HOSTS: c->hosts_file = arg; return 0;
+    case OPT_KEY: c->key_file = arg; return 0;
+    case OPT_COORDINATOR: c->coordinator = arg; return 0;
+    case OPT_SEAL: c->seal = true; return 0;
+    case OPT_TRANSPORT:
+        if (link_kind_parse(arg, &c->transport) == ARI_OK)
+            return 0;
+        fprintf(stderr, "ariadne run: --transport must be tcp or ucx, not '%s'\n", arg);
+        return -1;
+    case OPT_HEARTBEAT:
+        if (run_parse_u64("--heartbeat", arg, 10, 600000, &n) != 0)
+            return -1;
+        c->heartbeat_ms = (uint32_t)n;
+        return 0;
+    case OPT_AGENT:
+        if (run_parse_u64("--agent", arg, 0, CLUSTER_NODES_MAX - 1, &n) != 0)
+            return -1;
+        c->agent = (int)n;
+        return 0;
     default: return -1; /* NEVER: getopt only returns the options above */
     }
 }
@@ -271,7 +328,10 @@ static int run_parse_options(int argc, char **argv, run_options_t *o)
     *o = (run_options_t){.ports = RUN_PORTS_DEFAULT, .mem_bytes = RUN_MEM_DEFAULT,
                          .ring_capacity = CTL_RING_DEFAULT,
                          .timeout_ms = RUN_TIMEOUT_MS_DEFAULT,
-                         .grace_ms = RUN_GRACE_MS_DEFAULT};
+                         .grace_ms = RUN_GRACE_MS_DEFAULT,
+                         .cluster = {.transport = LINK_TCP,
+                                     .heartbeat_ms = BRIDGE_HEARTBEAT_MS_DEFAULT,
+                                     .agent = RUN_AGENT_NONE}};
     int option;
     optind = 0; /* 0, not 1: GNU getopt then starts afresh (tests call this many times) */
     opterr = 0;
@@ -296,6 +356,15 @@ static int run_parse_options(int argc, char **argv, run_options_t *o)
         } else if (run_parse_option(option, optarg, o) != 0) {
             return 2;
         }
+    }
+    if (o->nodes == 0 && run_cluster_is_agent(&o->cluster) && o->cluster.hosts_file == NULL) {
+        cluster_rank_t rank;
+        char error[256];
+        if (cluster_rank_from_env(environ, &rank, error, sizeof error) != ARI_OK) {
+            fprintf(stderr, "ariadne run: %s\n", error);
+            return 2;
+        }
+        o->nodes = rank.size; /* under srun or mpirun: one node a process */
     }
     if (o->nodes == 0) {
         fprintf(stderr, "ariadne run: -n N (the number of nodes) is required "
@@ -540,6 +609,8 @@ typedef enum {
 
 typedef struct {
     run_options_t options;
+    run_agent_t *agent;        /* a run across hosts: this host's agent, else NULL */
+    uint32_t first, count;     /* the nodes this process starts (all, on one host) */
     char spec[CTL_TOPO_MAX];
     uint32_t ring_count;
     int ctl_fd;
@@ -969,6 +1040,9 @@ static nfds_t run_poll_build(run_t *run)
 static int run_poll_timeout_ms(const run_t *run, int64_t now_ns)
 {
     int64_t deadline = run->kill_at_ns;
+    /* An agent looks at the region now and then: another host may end the run. */
+    if (run->agent != NULL && run->ending == RUN_ENDING_NONE)
+        deadline = now_ns + 100000000;
     if (run->drain_until_ns != 0 && (deadline == 0 || run->drain_until_ns < deadline))
         deadline = run->drain_until_ns;
     if (deadline == 0)
@@ -1022,6 +1096,8 @@ static void run_turn(run_t *run, int *stops_seen)
         *stops_seen = stops;
     }
     int64_t now = run_now_ns();
+    if (run->agent != NULL && run->ending == RUN_ENDING_NONE && atomic_load(&run->ctl->ending))
+        run_begin_ending(run, RUN_ENDING_DEATH, now); /* another host ended it: the grace */
     if (run->kill_at_ns != 0 && now >= run->kill_at_ns)
         run_kill_survivors(run, now);
     if (run->drain_until_ns != 0 && now >= run->drain_until_ns)
@@ -1050,7 +1126,7 @@ static void run_loop(run_t *run)
 static void run_start_all(run_t *run)
 {
     fflush(NULL); /* nothing buffered may be written twice by a child */
-    for (uint32_t i = 0; i < run->options.nodes && run_stop_count == 0; i++) {
+    for (uint32_t i = run->first; i < run->first + run->count && run_stop_count == 0; i++) {
         if (run_node_start(run, i) != 0) {
             run->ending = RUN_ENDING_FAILED;
             run->ending_since_ns = run_now_ns();
@@ -1231,7 +1307,8 @@ static int run_ctl_create(run_t *run)
         .nodes = o->nodes, .ports = o->ports, .ring_count = run->ring_count,
         .ring_capacity = o->ring_capacity, .mem_bytes = o->mem_bytes,
         .flags = o->stats || o->stats_json != NULL ? CTL_FLAG_STATS : 0,
-        .timeout_ms = o->timeout_ms, .topo_spec = run->spec};
+        .timeout_ms = o->timeout_ms, .topo_spec = run->spec,
+        .agent_fd = run->agent != NULL ? bridge_agent_fd(run->agent->bridge) : -1};
     int status = ctl_create(&params, &run->ctl_fd, &run->ctl);
     if (status != ARI_OK) {
         fprintf(stderr, "ariadne run: cannot create the control region (%u nodes, %u rings "
@@ -1261,7 +1338,7 @@ static int run_exit_status(const run_t *run)
     if (run->exit_failure != 0)
         return run->exit_failure;
     int worst = 0;
-    for (uint32_t i = 0; i < run->started; i++) {
+    for (uint32_t i = run->first; i < run->first + run->started; i++) {
         if (run->nodes[i].exit_code > worst)
             worst = run->nodes[i].exit_code;
     }
@@ -1275,14 +1352,54 @@ static int run_execute(run_t *run)
         fprintf(stderr, "ariadne run: out of memory for %u nodes\n", run->options.nodes);
         return 1;
     }
+    if (run->agent != NULL && run_agent_start(run->agent, run->ctl, run->options.timeout_ms) != 0)
+        return 1;
     run_start_all(run);
     run_loop(run);
+    if (run->agent != NULL)
+        run_agent_finish(run->agent, run->options.timeout_ms);
+    run->agent = NULL;
     int exit_status = run_exit_status(run);
     if (run->options.stats)
         run_stats_print(run);
     if (run->stats_json != NULL && run_stats_write_json(run) != 0 && exit_status == 0)
         exit_status = 1;
     return exit_status;
+}
+
+/* The run options every agent gets again (run_cluster_launch). */
+static int run_launch_hosts(run_t *run)
+{
+    const run_options_t *o = &run->options;
+    if (o->stats_json != NULL) {
+        fprintf(stderr, "ariadne run: --stats-json is not supported with --hosts yet (each "
+                        "host's agent prints --stats)\n");
+        return 2;
+    }
+    char text[5][32];
+    char *words[16];
+    size_t n = 0;
+    snprintf(text[0], sizeof text[0], "%u", o->ports);
+    snprintf(text[1], sizeof text[1], "%" PRIu64, o->mem_bytes);
+    snprintf(text[2], sizeof text[2], "%u", o->timeout_ms);
+    snprintf(text[3], sizeof text[3], "%u", o->grace_ms);
+    snprintf(text[4], sizeof text[4], "%" PRIu64, o->ring_capacity);
+    words[n++] = "--ports";
+    words[n++] = text[0];
+    words[n++] = "--mem";
+    words[n++] = text[1];
+    words[n++] = "--timeout-ms";
+    words[n++] = text[2];
+    words[n++] = "--grace-ms";
+    words[n++] = text[3];
+    if (o->ring_set) {
+        words[n++] = "--ring";
+        words[n++] = text[4];
+    }
+    if (o->stats)
+        words[n++] = "--stats";
+    words[n] = NULL;
+    return run_cluster_launch(&o->cluster, o->nodes, run->spec, words, o->program);
 }
 
 int tool_run_main(int argc, char **argv)
@@ -1295,7 +1412,21 @@ int tool_run_main(int argc, char **argv)
         return exit_status;
     if ((exit_status = run_prepare(&run)) != 0)
         goto out_json;
+    run.count = run.options.nodes;
+    if (run_cluster_is_launcher(&run.options.cluster)) {
+        exit_status = run_launch_hosts(&run);
+        goto out_json;
+    }
     run_std_fds_fill();
+    run_agent_t agent;
+    if (run_cluster_is_agent(&run.options.cluster)) {
+        if ((exit_status = run_agent_setup(&agent, &run.options.cluster, &run.options.nodes,
+                                           run.spec, run.options.timeout_ms)) != 0)
+            goto out_json;
+        run.agent = &agent;
+        run.first = agent.first;
+        run.count = agent.count;
+    }
     exit_status = 1;
     if (run_ctl_create(&run) != 0)
         goto out_json;
@@ -1304,6 +1435,8 @@ int tool_run_main(int argc, char **argv)
     exit_status = run_execute(&run);
     run_signals_restore();
 out_ctl:
+    if (run.agent != NULL)
+        run_agent_finish(run.agent, 0);
     run_free(&run);
     ctl_detach(run.ctl);
     close(run.ctl_fd);

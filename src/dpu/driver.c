@@ -82,14 +82,9 @@ uint64_t driver_now_ns(void)
  * Links
  * ------------------------------------------------------------------------ */
 
-/* A peer learns of a message by polling, or by its bell when nobody polls. */
-static void driver_wake_peer(driver_t *d, uint32_t peer)
-{
-    ctl_node_t *slot = ctl_node(d->ctl, peer);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&slot->pollers, memory_order_relaxed) == 0)
-        bell_ring(&slot->bell);
-}
+/* A peer learns of a message by polling, or by its bell when nobody polls;
+ * a peer on another host, through this host's agent. */
+static void driver_wake_peer(driver_t *d, uint32_t peer) { ctl_wake(d->ctl, peer); }
 
 static bool driver_outbox_push(driver_t *d, driver_link_t *link, const uint8_t *bytes,
                                size_t length)

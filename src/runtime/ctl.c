@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,7 +44,8 @@ int ctl_create(const ctl_params_t *params, int *fd_out, ctl_header_t **ctl_out)
     ctl_header_t h = {.magic = CTL_MAGIC, .version = CTL_VERSION, .nodes = params->nodes,
                       .ports = params->ports, .ring_count = params->ring_count,
                       .ring_capacity = params->ring_capacity, .mem_bytes = params->mem_bytes,
-                      .flags = params->flags, .timeout_ms = params->timeout_ms};
+                      .flags = params->flags, .timeout_ms = params->timeout_ms,
+                      .agent_fd = params->agent_fd > 0 ? params->agent_fd : -1};
     strcpy(h.topo_spec, params->topo_spec);
     ctl_layout(&h);
     int fd = memfd_create("ariadne-ctl", 0);
@@ -111,4 +113,13 @@ void ctl_detach(ctl_header_t *ctl)
 {
     if (ctl != NULL)
         munmap(ctl, ctl->total_bytes);
+}
+
+void ctl_agent_wake(ctl_header_t *ctl)
+{
+    if (ctl->agent_fd < 0 || atomic_load_explicit(&ctl->agent_polling, memory_order_relaxed) != 0)
+        return;
+    /* EAGAIN means the counter is full: the agent has a wake-up pending. */
+    if (eventfd_write(ctl->agent_fd, 1) != 0)
+        return;
 }

@@ -27,7 +27,7 @@
 #include "transport/shmring.h"
 
 #define CTL_MAGIC 0x314c544361697241ull /* "AriaCTL1" */
-#define CTL_VERSION 1u
+#define CTL_VERSION 2u
 #define CTL_NODES_MAX 256u
 #define CTL_TOPO_MAX 256u
 #define CTL_ENV_FD "ARI_CTL_FD"     /* the control memfd's descriptor number */
@@ -63,7 +63,9 @@ typedef struct {
     _Atomic uint32_t state;      /* ctl_node_state_t */
     int32_t pid;                 /* its process (launcher writes) */
     int32_t exit_code;           /* launcher: exit status, 128 + signal if killed */
-    uint8_t pad[64 - sizeof(bell_t) - 4 * sizeof(uint32_t)];
+    _Atomic uint32_t remote;     /* 1: the node runs on another host; what it would
+                                  * read, this host's agent sends there (ctl_wake) */
+    uint8_t pad[64 - sizeof(bell_t) - 5 * sizeof(uint32_t)];
     ctl_stats_t stats;
 } __attribute__((aligned(64))) ctl_node_t;
 
@@ -84,6 +86,8 @@ typedef struct {
     _Atomic uint32_t ending; /* launcher: 0, or 1 + the node whose death ends the run */
     _Atomic uint32_t heap_check; /* the first node's heap layout hash; the others compare */
     _Atomic uint32_t drained;    /* nodes done with ari_finalize's traffic */
+    int32_t agent_fd;            /* a run across hosts: the agent's eventfd, else -1 */
+    _Atomic uint32_t agent_polling; /* the agent polls: no need to write agent_fd */
     char topo_spec[CTL_TOPO_MAX]; /* the full spec, e.g. "mesh:4" */
 } __attribute__((aligned(64))) ctl_header_t;
 
@@ -98,6 +102,8 @@ typedef struct {
     uint32_t flags;
     uint32_t timeout_ms;
     const char *topo_spec;
+    int agent_fd;            /* 0 or -1: none; else the eventfd of this host's agent (a run
+                              * across hosts; never descriptor 0, which is stdin) */
 } ctl_params_t;
 
 /* Creates the region in a new memfd (not close-on-exec: children inherit
@@ -113,6 +119,22 @@ void ctl_detach(ctl_header_t *ctl);
 static inline ctl_node_t *ctl_node(ctl_header_t *ctl, uint32_t node)
 {
     return (ctl_node_t *)((uint8_t *)ctl + ctl->nodes_offset) + node;
+}
+
+/* Tells this host's agent (a run across hosts) that a ring it reads, or a
+ * node's state or the drained count, changed. Free when the agent polls. */
+void ctl_agent_wake(ctl_header_t *ctl);
+
+/* Wakes node `node`: its bell when it is on this host and nobody of it
+ * polls; the agent when the node is on another host. */
+static inline void ctl_wake(ctl_header_t *ctl, uint32_t node)
+{
+    ctl_node_t *slot = ctl_node(ctl, node);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&slot->remote, memory_order_relaxed) != 0)
+        ctl_agent_wake(ctl);
+    else if (atomic_load_explicit(&slot->pollers, memory_order_relaxed) == 0)
+        bell_ring(&slot->bell);
 }
 
 static inline shmring_t *ctl_ring(ctl_header_t *ctl, uint32_t index)

@@ -679,6 +679,7 @@ static int node_start(char *error, size_t error_size)
         status = notice_init(); /* the first allocation of this node's slot */
     if (status == ARI_OK) {
         atomic_store(&ctl_node(node_g.ctl, node_g.id)->state, CTL_NODE_JOINED);
+        ctl_agent_wake(node_g.ctl); /* a run across hosts: tell the other hosts */
         status = node_wait_joined();
     }
     if (status == ARI_OK)
@@ -793,6 +794,7 @@ static int node_drain(void)
         driver_poll_for(node_g.driver, 200000);
     }
     atomic_fetch_add(&node_g.ctl->drained, 1);
+    ctl_agent_wake(node_g.ctl);
     limit = driver_now_ns() + driver_timeout_ns(node_g.driver);
     while (atomic_load(&node_g.ctl->drained) < node_g.count) {
         if (driver_failed(node_g.driver) != ARI_OK)
@@ -858,6 +860,7 @@ int ari_finalize(void)
     node_stats_write();
     if (status == ARI_OK)
         atomic_store(&ctl_node(node_g.ctl, node_g.id)->state, CTL_NODE_FINISHED);
+    ctl_agent_wake(node_g.ctl);
     atomic_store(&node_g.ready, false);
     node_teardown();
     return status == ARI_OK ? ARI_OK : node_fail(status);
