@@ -387,7 +387,8 @@ static void bridge_routes(bridge_t *b, bool log)
             resent++;
         h->unsent = h->head;
         h->progress_ns = now;
-        if (log && h->hop != BRIDGE_NONE && before != BRIDGE_NONE && !b->finish_sent &&
+        if (log && atomic_load(&b->ready) && h->hop != BRIDGE_NONE && before != BRIDGE_NONE &&
+            !b->finish_sent &&
             !h->finished && !b->host[before].finished) {
             char text[128];
             snprintf(text, sizeof text, "%s now (rerouted, %u frame%s resent)",
@@ -588,10 +589,15 @@ static void bridge_control_in(bridge_t *b, uint32_t src, const bmsg_control_t *c
         if (c->node >= nodes)
             return;
         if (!b->ending_known) {
-            char text[64];
+            char text[64], pages[160];
             snprintf(text, sizeof text, "%u (on host %s)", c->node,
                      bridge_name(b, b->config.host_of[c->node]));
-            bridge_log(b, "node %s left the run; ending it%s", text, "");
+            snprintf(pages, sizeof pages, "0x%llx to 0x%llx",
+                     (unsigned long long)(HEAP_BASE + c->node * HEAP_SLOT_BYTES),
+                     (unsigned long long)(HEAP_BASE + (c->node + 1) * HEAP_SLOT_BYTES));
+            bridge_log(b, "node %s left the run without ari_finalize; the pages it owned are "
+                          "lost (born there: %s, and any whose ownership moved there); ending "
+                          "the run", text, pages);
         }
         bridge_ending_set(b, c->node);
         return;
