@@ -8,6 +8,8 @@
 #   make bench         the benchmarks in bench/
 #   make bench-progs   what `ariadne bench` runs (MPI/OpenSHMEM peers where installed)
 #   make verify        spin checks the ownership-transfer model (docs/VERIFY.md)
+#   make check-net     runs across hosts: network namespaces as hosts (root; docs/CLUSTER.md)
+#   make bench-net     Ariadne beside OpenSHMEM between two such hosts
 #   make clean
 # Sanitizer builds go to build/san-<name>/ so they never mix with the plain one.
 
@@ -47,6 +49,18 @@ endif
 CPPFLAGS += $(SODIUM_CFLAGS)
 LDLIBS += $(SODIUM_LIBS)
 
+# UCX, for links between hosts (docs/CLUSTER.md, "Links between hosts";
+# Debian: apt-get install libucx-dev). Without it everything builds and a
+# UCX link returns ARI_ENOTSUP saying how to get it (TCP links need
+# nothing); UCX=no builds without it anyway.
+UCX ?= $(if $(shell pkg-config --exists ucx 2>/dev/null && echo y),yes,no)
+ifeq ($(UCX),yes)
+UCX_CFLAGS := -DARI_HAVE_UCX $(shell pkg-config --cflags ucx)
+UCX_LIBS := $(shell pkg-config --libs ucx)
+endif
+CPPFLAGS += $(UCX_CFLAGS)
+LDLIBS += $(UCX_LIBS)
+
 LIB_SRC := $(sort $(wildcard src/core/*.c src/sim/*.c src/dpu/*.c src/transport/*.c src/runtime/*.c \
 	src/cluster/*.c))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
@@ -59,7 +73,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL_CMDS:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all check demo fuzz bench bench-progs verify clean install examples FORCE
+.PHONY: all check demo fuzz bench bench-progs verify clean install examples FORCE check-net bench-net
 
 PREFIX ?= /usr/local
 SONAME := libariadne.so.$(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h)
@@ -101,12 +115,12 @@ Description: Ariadne distributed shared memory (path caches, 128-bit global addr
 Version: $(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h).$(shell sed -n 's/^\#define ARI_VERSION_MINOR //p' include/ariadne.h)
 Cflags: -I$${includedir}
 Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lariadne
-Libs.private: -lpthread -lm $(SODIUM_LIBS)
+Libs.private: -lpthread -lm $(SODIUM_LIBS) $(UCX_LIBS)
 endef
 export ARI_PC_BUILD = $(call ARI_PC,$(CURDIR),$(CURDIR)/include,$(CURDIR)/$(BUILD))
 export ARI_PC_INSTALL = $(call ARI_PC,$(PREFIX),$(PREFIX)/include,$(PREFIX)/lib)
 
-$(BUILD)/ariadne.pc: Makefile include/ariadne.h $(BUILD)/sodium.flags
+$(BUILD)/ariadne.pc: Makefile include/ariadne.h $(BUILD)/sodium.flags $(BUILD)/ucx.flags
 	@mkdir -p $(dir $@)
 	@printf '%s\n' "$$ARI_PC_BUILD" > $@
 
@@ -116,6 +130,12 @@ $(BUILD)/sodium.flags: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(SODIUM_CFLAGS) $(SODIUM_LIBS)' | cmp -s - $@ || echo '$(SODIUM_CFLAGS) $(SODIUM_LIBS)' > $@
 $(filter $(BUILD)/obj/src/cluster/%,$(LIB_OBJ)) $(BUILD)/obj/tests/test_join.o: $(BUILD)/sodium.flags
+# The same for UCX and the files that test ARI_HAVE_UCX.
+$(BUILD)/ucx.flags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(UCX_CFLAGS) $(UCX_LIBS)' | cmp -s - $@ || echo '$(UCX_CFLAGS) $(UCX_LIBS)' > $@
+$(BUILD)/obj/src/cluster/link.o $(BUILD)/obj/src/cluster/link_ucx.o \
+	$(BUILD)/obj/tests/test_link.o: $(BUILD)/ucx.flags
 FORCE:
 
 # Examples and the runtime's test programs are built the way a user builds
@@ -160,7 +180,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found; on Debian: apt-get install clang" >&2; exit 1; }
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -g -O1 $(CPPFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< $(LIB_SRC) -o $@ -lpthread -lm $(SODIUM_LIBS)
+	$(FUZZ_CC) -std=c11 -g -O1 $(CPPFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< $(LIB_SRC) -o $@ -lpthread -lm $(SODIUM_LIBS) $(UCX_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
@@ -215,6 +235,12 @@ $(BUILD)/net/%: tests/net/%.c bench/bench.h $(BUILD)/libariadne.so $(BUILD)/aria
 $(BUILD)/net/net_get_shmem: tests/net/net_get_shmem.c bench/bench.h
 	@mkdir -p $(dir $@)
 	$(OSHCC) $(PEER_CC) -Ibench
+
+check-net: $(BUILD)/ariadne $(EXAMPLES) $(NET_PROGS)
+	bash tests/net/check-net.sh $(BUILD)
+
+bench-net: $(BUILD)/ariadne $(BUILD)/bench/ari_bench $(NET_PROGS) $(NET_PEERS)
+	bash bench/net_bench.sh $(BUILD)
 
 # The Promela model src/core/own.pml, exhaustively (needs spin: apt-get install spin).
 verify:
