@@ -695,14 +695,11 @@ static void link_test_addresses(link_kind_t kind)
 {
     if (!link_test_backend(kind))
         return;
-    const char *forms[][2] = {{NULL, "127.0.0.1"}, {NULL, "::1"}, {NULL, "localhost"},
-                              {"::1", "::1"}, {"localhost", "localhost"}};
+    const char *forms[][2] = {{NULL, "127.0.0.1"}, {NULL, "localhost"}, {"localhost", "localhost"},
+                              {NULL, "::1"}, {"::1", "::1"}};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        if (kind == LINK_UCX && forms[i][0] == NULL && strchr(forms[i][1], ':') != NULL) {
-            printf("ucx: not tried: IPv6 to a listener of every address (UCX listens on IPv4 "
-                   "alone then)\n");
-            continue;
-        }
+        if (kind == LINK_UCX && strchr(forms[i][1], ':') != NULL)
+            break; /* UCX links take IPv4 alone: below */
         link_side_t server, client;
         link_test_pair_at(kind, forms[i][0], forms[i][1], &server, &client);
         CHECK_OK(link_send(client.net, client.send_conn, (const uint8_t *)"ab", 2));
@@ -717,6 +714,22 @@ static void link_test_addresses(link_kind_t kind)
         link_test_close(&client);
         link_test_close(&server);
     }
+    if (kind != LINK_UCX)
+        return;
+    /* UCX 1.13 over TCP fails on IPv6 (refused, or a heap overflow inside
+     * UCX): IPv6 addresses are refused up front, with why. */
+    link_side_t client;
+    link_test_open(&client, kind, "client", "127.0.0.1");
+    uint32_t conn;
+    char error[256] = "";
+    CHECK_INT(link_connect(client.net, "::1", 7000, 1000, &conn, error, sizeof error), ==, ARI_EIO);
+    printf("ucx: %s\n", error);
+    CHECK(strstr(error, "::1 has no IPv4 address (UCX links take IPv4 alone") != NULL);
+    link_events_t events = {0};
+    link_net_t *net = NULL;
+    CHECK_INT(link_net_open(kind, "::1", 0, &events, &net, error, sizeof error), ==, ARI_EIO);
+    CHECK(strstr(error, "::1 has no IPv4 address") != NULL);
+    link_test_close(&client);
 }
 
 /* ------------------------------------------------------------------------

@@ -167,7 +167,7 @@ TEST(link_ucx_peer_close, 10)
 TEST(link_ucx_backpressure, 20)
 TEST(link_ucx_bad_arguments, 10)
 TEST(link_ucx_idle, 10)
-/* TEST(link_ucx_addresses, 10): times out in this sandbox, under study */
+TEST(link_ucx_addresses, 10)
 TEST(link_ucx_latency, 20)
 /* many hosts: the cluster key and the authenticated join */
 TEST(join_key_file, 5)

@@ -211,11 +211,15 @@ int link_resolve(const char *addr, uint16_t port, int family, link_targets_t *ta
         hints.ai_flags = AI_NUMERICSERV;
         code = getaddrinfo(addr, port_text, &hints, &found);
     }
-    if (code != 0 && family == AF_INET && (code == EAI_NONAME || code == EAI_ADDRFAMILY ||
-                                           code == EAI_NODATA || code == EAI_FAMILY)) {
-        link_error(error, error_size, "cannot resolve %s to an IPv4 address (UCX links take "
-                   "IPv4 alone: UCX 1.13 over TCP fails on IPv6)", addr);
-        return ARI_EIO;
+    if (code != 0 && family != AF_UNSPEC) {
+        /* Is it there in another family? Then say that. */
+        hints.ai_family = AF_UNSPEC;
+        if (getaddrinfo(addr, port_text, &hints, &found) == 0) {
+            freeaddrinfo(found);
+            link_error(error, error_size, "%s has no IPv4 address (UCX links take IPv4 alone: "
+                       "UCX 1.13 over TCP fails on IPv6)", addr);
+            return ARI_EIO;
+        }
     }
     if (code != 0) {
         link_error(error, error_size, "cannot resolve %s: %s", addr,
