@@ -9,7 +9,8 @@
 #   tests/net/netns.sh link A B up|down  one data link, both ends (and its routes)
 #
 # or, from another bash script: `. tests/net/netns.sh`, then net_up, net_down,
-# net_link (and set a trap that calls net_down: see tests/net/check-net.sh).
+# net_link, net_rsh_agent (and set a trap that calls net_down: see
+# tests/net/check-net.sh).
 #
 # SPEC is anything `ariadne topo` takes (ring:5, random:6:3:7, file:edges.txt);
 # host I is node I. The layout, for hosts ari-h0 .. ari-h(N-1):
@@ -208,6 +209,28 @@ net_link() { # A B up|down
         k=$((k + 1))
     done < "$NET_STATE/edges"
     net_die "no link between hosts $a and $b"
+}
+
+# Writes DIR/rsh-agent: mpirun's (and oshrun's) rsh agent for the test hosts
+# (--mca plm_rsh_agent DIR/rsh-agent --host 10.99.0.1:1,...): it runs the
+# command given for host address 10.99.0.(I+1) in namespace ari-hI, with
+# UCX_NET_DEVICES set to that host's data links (so UCX stays off the
+# management network).
+net_rsh_agent() {
+    local dir=$1
+    cat > "$dir/rsh-agent" <<AGENT || return 1
+#!/bin/sh
+# written by tests/net/netns.sh: mpirun's rsh agent for the test hosts
+host=\$1; shift
+case \$host in
+    $NET_HOST_NET.*) ;;
+    *) echo "rsh-agent: '\$host' is not a test host address ($NET_HOST_NET.N)" >&2; exit 1 ;;
+esac
+ns=$NET_PREFIX\$((\${host##*.} - 1))
+devices=\$(ip -n "\$ns" -o link show | sed -n 's/^[0-9]*: \(to-h[0-9]*\)@.*/\1/p' | paste -sd, -)
+exec ip netns exec "\$ns" env UCX_NET_DEVICES="\$devices" sh -c "\$*"
+AGENT
+    chmod 755 "$dir/rsh-agent"
 }
 
 net_show() {
