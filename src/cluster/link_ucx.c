@@ -843,6 +843,12 @@ static void link_ucx_conn_check(link_ucx_net_t *net, link_ucx_conn_t *conn)
     }
     if (conn->error == UCS_OK)
         return;
+    const link_ucx_held_t *head = conn->held_head;
+    if (conn->state == LINK_UCX_OPEN && head != NULL && head->sequence == conn->receive_next &&
+        !head->receiving) {
+        net->work = true; /* what arrived before the failure goes first, next turn */
+        return;
+    }
     ucs_status_t error = conn->error;
     if (conn->state == LINK_UCX_CONNECTING) {
         link_ucx_ep_close(net, conn->ep);
