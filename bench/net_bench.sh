@@ -5,7 +5,10 @@
 #
 #   bash bench/net_bench.sh [BUILD]        BUILD: the build directory (build)
 #
-# Figures (node/PE 1 asks, node/PE 0 owns and waits in a barrier):
+# Ariadne runs twice, its links between hosts over TCP (--transport tcp) and
+# over UCX (--transport ucx: UCX's TCP transport, as the hosts file's
+# template sets UCX_TLS=tcp). Figures (node/PE 1 asks, node/PE 0 owns and
+# waits in a barrier):
 #   fetch-add 8 B   ari_bench fetch-add          shmem_bench fetch-add
 #   get 8 B         ari_bench get (ari_get)      shmem_bench get (shmem_getmem)
 #   get 4 KiB       net_get 4096 (ari_get)       net_get_shmem 4096 (shmem_getmem)
@@ -58,10 +61,17 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.0f\n", (NR % 2) ? 
 ariadne_hosts() { "$ARIADNE" run --help 2>&1 | grep -q -- --hosts; }
 
 # One Ariadne run: its output appended to $work/ari-FIGURE; false on failure.
-ariadne_run() { # NAME PROGRAM ARGS...
-    local name=$1; shift
-    timeout 120 "$ARIADNE" run --hosts "$work/hosts" --key "$work/cluster.key" -n 2 \
-        --coordinator "$coordinator" "$@" >> "$work/ari-$name" 2>> "$work/ari-$name.err"
+# A port for each Ariadne run: the agents of a run that just ended leave
+# their listening port in TIME_WAIT, which UCX's listener cannot bind again
+# for a minute (it sets no SO_REUSEADDR).
+port=$NET_PORT
+ariadne_run() { # NAME TRANSPORT PROGRAM ARGS...
+    local name=$1 transport=$2; shift 2
+    port=$((port + 1))
+    sed "s/:[0-9]* 1 launch/:$port 1 launch/" "$work/hosts" > "$work/hosts.run"
+    timeout 120 "$ARIADNE" run --hosts "$work/hosts.run" --key "$work/cluster.key" -n 2 \
+        --coordinator "$coordinator" --transport "$transport" "$@" \
+        >> "$work/ari-$transport-$name" 2>> "$work/ari-$transport-$name.err"
 }
 
 # One oshrun; each PE writes its samples to a file of its own in $work/shmem-NAME/.
@@ -97,15 +107,23 @@ command -v oshrun >/dev/null 2>&1 || shmem_why="no oshrun (apt-get install openm
 [ -z "$shmem_why" ] && [ ! -x "$build/bench/shmem_bench" ] && shmem_why="no $build/bench/shmem_bench (make bench-net with oshcc)"
 
 # One round on fresh hosts: every figure, both systems; prints the rows.
+us() { [ -n "$1" ] && awk -v v="$1" 'BEGIN {printf "%.1f us", v / 1000}'; }
+ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v s="$2" 'BEGIN {printf "%.2f", a / s}'; else echo -; fi; }
+row() { printf '%-14s %-12s %12s %12s %12s %10s %10s\n' "$@"; }
+
+# One round on fresh hosts: every figure, every system; prints the rows.
 round() { # LABEL (the links' shaping)
-    local label=$1 name a s ratio ari_v shmem_v
+    local label=$1 name transport tcp_v ucx_v shmem_v
     rm -rf "$work"/ari-* "$work"/shmem-*
     for name in "${figures[@]}"; do
-        for ((r = 0; r < reps; r++)); do
-            if [ -z "$ari_why" ] && ! ariadne_run "$name" $(ari_cmd "$name"); then
-                echo "bench-net: Ariadne $name failed:" >&2; tail -5 "$work/ari-$name.err" >&2
-                break
-            fi
+        for transport in tcp ucx; do
+            for ((r = 0; r < reps; r++)); do
+                if [ -z "$ari_why" ] && ! ariadne_run "$name" "$transport" $(ari_cmd "$name"); then
+                    echo "bench-net: Ariadne ($transport) $name failed:" >&2
+                    tail -5 "$work/ari-$transport-$name.err" >&2
+                    break
+                fi
+            done
         done
         for ((r = 0; r < reps; r++)); do
             if [ -z "$shmem_why" ] && ! shmem_run "$name" $(shmem_cmd "$name"); then
@@ -113,13 +131,11 @@ round() { # LABEL (the links' shaping)
                 break
             fi
         done
-        ari_v=$(values ${fig_line[$name]} "$work/ari-$name" | median)
+        tcp_v=$(values ${fig_line[$name]} "$work/ari-tcp-$name" | median)
+        ucx_v=$(values ${fig_line[$name]} "$work/ari-ucx-$name" | median)
         shmem_v=$(values ${fig_line[$name]} "$work"/shmem-"$name"/* "$work/shmem-$name.out" | median)
-        a=${ari_v:+$(awk -v v="$ari_v" 'BEGIN {printf "%.1f us", v / 1000}')}
-        s=${shmem_v:+$(awk -v v="$shmem_v" 'BEGIN {printf "%.1f us", v / 1000}')}
-        ratio=-
-        [ -n "$ari_v" ] && [ -n "$shmem_v" ] && ratio=$(awk -v a="$ari_v" -v s="$shmem_v" 'BEGIN {printf "%.2f", a / s}')
-        printf '%-14s %-26s %12s %12s %14s\n' "${fig_label[$name]}" "$label" "${a:-n/a}" "${s:-n/a}" "$ratio"
+        row "${fig_label[$name]}" "$label" "$(us "$tcp_v")" "$(us "$ucx_v")" "$(us "$shmem_v")" \
+            "$(ratio "$tcp_v" "$shmem_v")" "$(ratio "$ucx_v" "$shmem_v")"
     done
 }
 
@@ -132,17 +148,18 @@ setup() { # DELAY
 }
 
 echo "bench-net: 2 hosts (network namespaces) joined by one veth; $reps runs x $iters samples a figure"
-echo "Ariadne: ariadne run --hosts (coordinator $coordinator); SHMEM: oshrun, UCX over TCP on the veth"
+echo "Ariadne: ariadne run --hosts --transport tcp|ucx (coordinator $coordinator); SHMEM: oshrun, UCX over TCP on the veth"
 [ -n "$ari_why" ] && echo "Ariadne: not measured: $ari_why"
 [ -n "$shmem_why" ] && echo "SHMEM: not measured: $shmem_why"
 echo
-printf '%-14s %-26s %12s %12s %14s\n' figure link "Ariadne" "SHMEM" "Ariadne/SHMEM"
+row figure link "Ariadne tcp" "Ariadne ucx" "SHMEM" "tcp/SHMEM" "ucx/SHMEM"
 setup 0
-round "plain veth"
+round veth
 if [ "${NET_BENCH_SHAPED:-0}" = 1 ]; then
     setup "${NET_DELAY_SHAPED:-200us}"
-    round "$LINK_LABEL"
-    [ -n "$SHAPING_NOTES" ] && echo "($LINK_LABEL: $SHAPING_NOTES)"
+    round shaped
+    echo "(shaped: $LINK_LABEL on both ends of the veth${SHAPING_NOTES:+; $SHAPING_NOTES})"
 fi
 echo
-echo "Medians of every sample (latency of one operation, node 1 -> node 0); lower is better."
+echo "Medians of every sample (latency of one operation, node 1 -> node 0); lower is better;"
+echo "tcp/SHMEM and ucx/SHMEM are Ariadne's median over SHMEM's."

@@ -8,6 +8,7 @@
 # BUILD is the build directory (build). PARTS, in this order by default:
 #   ring      examples on ring:5 (hosts 2 links apart talk through a third)
 #   random    examples on random:6:3:7
+#   ucx       examples on ring:5 with --transport ucx
 #   paced     net_stream on ring:5 with an add every 200 us: each add must wake
 #             the sleeping nodes and agents on its way; median and count checked
 #   reroute   a data link taken down while net_stream runs on ring:5: the run
@@ -29,7 +30,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=build
 if [ $# -gt 0 ] && [ -d "$1" ]; then build=$1; shift; fi
 case $build in /*) ;; *) build=$root/$build ;; esac
-parts=${*:-ring random paced reroute key}
+parts=${*:-ring random ucx paced reroute key}
 export ARIADNE=$build/ariadne
 . "$root/tests/net/netns.sh"
 
@@ -110,10 +111,11 @@ passed() { # NAME WHAT
 
 # One example run on N hosts of SPEC, checked as tests/test_examples.c and
 # tests/test_runtime.c check it: status 0, every node's verdict line.
+run_extra=()    # more `ariadne run` options for example(), e.g. --transport ucx
 example() { # SPEC N NAME ARGS...
     local spec=$1 n=$2 name=$3 tag i; shift 3
-    tag="$spec $name"
-    run "$tag" 90 -n "$n" --topo "$spec" "$build/examples/$name" "$@"
+    tag="$spec $name${run_extra[*]:+ (${run_extra[*]})}"
+    run "$tag" 90 -n "$n" --topo "$spec" "${run_extra[@]}" "$build/examples/$name" "$@"
     [ "$status" = 0 ] || { run_failed "$tag" "exit status $status"; return; }
     case $name in
         counter)
@@ -147,6 +149,16 @@ part_examples() { # SPEC N
     example "$spec" "$n" kvstore --keys 2000 --buckets 64 --ops 1500 --read-pct 80
     example "$spec" "$n" linkedlist --cells 300 --appends 60
     example "$spec" "$n" gemm --size 128 --block 32
+}
+
+# ucx: ring:5 again with links over UCX (its TCP transport: the hosts file
+# sets UCX_TLS=tcp), relayed the same way.
+part_ucx() {
+    hosts ring:5 || { failures=$((failures + 1)); summary+=("FAIL  ring:5 ucx: no test hosts"); return; }
+    run_extra=(--transport ucx)
+    example ring:5 5 counter 500
+    example ring:5 5 kvstore --keys 2000 --buckets 64 --ops 1500 --read-pct 80
+    run_extra=()
 }
 
 # paced: ring:5, node 0 does a fetch-add at node 2 (two hops) every 200 us
@@ -247,10 +259,11 @@ for part in $parts; do
     case $part in
         ring) part_examples ring:5 5 ;;
         random) part_examples random:6:3:7 6 ;;
+        ucx) part_ucx ;;
         paced) part_paced ;;
         reroute) part_reroute ;;
         key) part_key ;;
-        *) say "unknown part '$part' (ring, random, paced, reroute, key)"; exit 2 ;;
+        *) say "unknown part '$part' (ring, random, ucx, paced, reroute, key)"; exit 2 ;;
     esac
 done
 

@@ -18,8 +18,9 @@
 #   management  bridge arimgmt0 (10.98.0.1/24) in the root namespace; host I's
 #               veth mgmt0 is 10.98.0.(10+I). Only the join (the launcher is the
 #               coordinator) and the launcher's control use it.
-#   host        10.99.0.(I+1)/32 on lo: the address in the hosts file, where the
-#               host's agent listens (port NET_PORT, 17500).
+#   host        10.99.0.(I+1)/32 on host0 (one end of a veth pair inside the
+#               namespace, standing in for a dummy device): the address in the
+#               hosts file, where the host's agent listens (port NET_PORT, 17500).
 #   data links  for edge k = (a,b) of the topology, a veth pair: to-hB in ari-hA
 #               and to-hA in ari-hB, a /31 (10.97.x.y), and in each namespace a
 #               /32 route to the other's host address through it (source: its
@@ -30,6 +31,14 @@
 # No namespace forwards IP (net.ipv4.ip_forward=0) and none has a default
 # route, so hosts that are not neighbours in the topology cannot reach each
 # other through the kernel: their traffic must be relayed by Ariadne's agents.
+#
+# The hosts file gives each host one slot and the template
+# `ip netns exec {host} env UCX_TLS=tcp UCX_NET_DEVICES=host0 {cmd}`, for
+# `ariadne run --transport ucx`: the namespaces share one kernel and one
+# /dev/shm, so UCX would otherwise take them for one machine and pass
+# messages through shared memory instead of the links; and UCX's TCP
+# transport advertises every device's address, including the /31s of links
+# a neighbour cannot reach, where host0's is reachable from every neighbour.
 #
 # Needs root and iproute2 (ip, tc). Environment: ARIADNE (the command, default
 # build/ariadne), NET_DELAY, NET_RATE, NET_PORT, NET_HOSTS_MAX (64).
@@ -103,7 +112,13 @@ net_ns_base() { # I: the namespace, lo with the host address, the management vet
     ns=$(net_host "$i")
     ip netns add "$ns" || return 1
     ip -n "$ns" link set lo up || return 1
-    ip -n "$ns" addr add "$(net_host_addr "$i")/32" dev lo || return 1
+    # The host address on a device of its own: a veth pair with both ends
+    # here does what a dummy device does (this kernel may have no dummy
+    # driver), and unlike lo it is a device UCX will use for a link.
+    ip -n "$ns" link add host0 type veth peer name host0p || return 1
+    ip -n "$ns" link set host0p up || return 1
+    ip -n "$ns" link set host0 up || return 1
+    ip -n "$ns" addr add "$(net_host_addr "$i")/32" dev host0 || return 1
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0 || return 1
     ip link add "arim$i" type veth peer name mgmt0 netns "$ns" || return 1
     ip link set "arim$i" master "$NET_BRIDGE" up || return 1
@@ -186,7 +201,7 @@ net_up() {
     {
         echo "# $NET_NODES test hosts for $spec, by tests/net/netns.sh (one slot each)"
         for ((i = 0; i < NET_NODES; i++)); do
-            echo "$(net_host "$i") $(net_host_addr "$i"):$NET_PORT 1 launch = ip netns exec {host} {cmd}"
+            echo "$(net_host "$i") $(net_host_addr "$i"):$NET_PORT 1 launch = ip netns exec {host} env UCX_TLS=tcp UCX_NET_DEVICES=host0 {cmd}"
         done
     } > "$dir/hosts" || return 1
     net_say "$NET_NODES hosts, $k links ($spec), $NET_SHAPING on each; hosts file $dir/hosts"
@@ -214,8 +229,10 @@ net_link() { # A B up|down
 # Writes DIR/rsh-agent: mpirun's (and oshrun's) rsh agent for the test hosts
 # (--mca plm_rsh_agent DIR/rsh-agent --host 10.99.0.1:1,...): it runs the
 # command given for host address 10.99.0.(I+1) in namespace ari-hI, with
-# UCX_NET_DEVICES set to that host's data links (so UCX stays off the
-# management network).
+# UCX_NET_DEVICES=host0 as the hosts file's template has it (so UCX stays
+# off the management network and advertises an address every neighbour
+# reaches), and a TMPDIR of the host's own under DIR (the daemons all see one
+# /tmp and one host name: Open MPI's session directories collided).
 net_rsh_agent() {
     local dir=$1
     cat > "$dir/rsh-agent" <<AGENT || return 1
@@ -227,8 +244,8 @@ case \$host in
     *) echo "rsh-agent: '\$host' is not a test host address ($NET_HOST_NET.N)" >&2; exit 1 ;;
 esac
 ns=$NET_PREFIX\$((\${host##*.} - 1))
-devices=\$(ip -n "\$ns" -o link show | sed -n 's/^[0-9]*: \(to-h[0-9]*\)@.*/\1/p' | paste -sd, -)
-exec ip netns exec "\$ns" env UCX_NET_DEVICES="\$devices" sh -c "\$*"
+mkdir -p "$dir/tmp-\$ns" || exit 1
+exec ip netns exec "\$ns" env UCX_NET_DEVICES=host0 TMPDIR="$dir/tmp-\$ns" sh -c "\$*"
 AGENT
     chmod 755 "$dir/rsh-agent"
 }
