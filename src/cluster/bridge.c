@@ -1046,8 +1046,7 @@ static bool bridge_rings_busy(const bridge_t *b)
 
 static void bridge_sleep(bridge_t *b)
 {
-    atomic_store(&b->ctl->agent_polling, 0);
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_exchange(&b->ctl->agent_polling, 0); /* seq_cst: before we look at the rings */
     if (!bridge_rings_busy(b) && link_arm(b->net)) {
         int timeout = (int)(b->beat_ns / 1000000);
         if (timeout > BRIDGE_SLEEP_MAX_MS)

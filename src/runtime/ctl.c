@@ -117,7 +117,8 @@ void ctl_detach(ctl_header_t *ctl)
 
 void ctl_agent_wake(ctl_header_t *ctl)
 {
-    if (ctl->agent_fd < 0 || atomic_load_explicit(&ctl->agent_polling, memory_order_relaxed) != 0)
+    if (ctl->agent_fd < 0 ||
+        atomic_fetch_add_explicit(&ctl->agent_polling, 0, memory_order_seq_cst) != 0)
         return;
     /* EAGAIN means the counter is full: the agent has a wake-up pending. */
     if (eventfd_write(ctl->agent_fd, 1) != 0)
