@@ -27,6 +27,7 @@
 # the table shows the median of every sample of every run, and Ariadne / SHMEM.
 # NET_BENCH_SHAPED=1 adds a second round with the links slowed as check-net
 # slows them (netem delay, or a token bucket where the kernel has no netem).
+# NET_BENCH_KEEP=1 keeps the work directory (every run's output) in /tmp.
 # Needs root and iproute2; a system that cannot run says why in its column.
 set -u
 
@@ -42,10 +43,10 @@ coordinator=$NET_MGMT_NET.1:17499
 work=$(mktemp -d /tmp/ariadne-bench-net.XXXXXX)
 
 cleanup() { net_down; [ -n "${NET_BENCH_KEEP:-}" ] || rm -rf "$work"; }
+
+net_can || { echo "bench-net: cannot build test hosts here (see above)" >&2; rm -rf "$work"; exit 1; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-net_can || { echo "bench-net: cannot build test hosts here (see above)" >&2; exit 1; }
 for f in "$ARIADNE" "$build/bench/ari_bench" "$build/net/net_get"; do
     [ -x "$f" ] || { echo "bench-net: $f not found; run make bench-net" >&2; exit 1; }
 done
