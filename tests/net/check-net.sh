@@ -8,7 +8,7 @@
 # BUILD is the build directory (build). PARTS, in this order by default:
 #   ring      examples on ring:5 (hosts 2 links apart talk through a third)
 #   random    examples on random:6:3:7
-#   ucx       examples on ring:5 with --transport ucx
+#   ucx       examples on ring:5 with --transport ucx, and reroute with it
 #   paced     net_stream on ring:5 with an add every 200 us: each add must wake
 #             the sleeping nodes and agents on its way; median and count checked
 #   reroute   a data link taken down while net_stream runs on ring:5: the run
@@ -152,13 +152,14 @@ part_examples() { # SPEC N
 }
 
 # ucx: ring:5 again with links over UCX (its TCP transport: the hosts file
-# sets UCX_TLS=tcp), relayed the same way.
+# sets UCX_TLS=tcp), relayed the same way, and the reroute below over them.
 part_ucx() {
     hosts ring:5 || { failures=$((failures + 1)); summary+=("FAIL  ring:5 ucx: no test hosts"); return; }
     run_extra=(--transport ucx)
     example ring:5 5 counter 500
     example ring:5 5 kvstore --keys 2000 --buckets 64 --ops 1500 --read-pct 80
     run_extra=()
+    part_reroute --transport ucx
 }
 
 # paced: ring:5, node 0 does a fetch-add at node 2 (two hops) every 200 us
@@ -190,12 +191,12 @@ part_paced() {
 # through host 1 (the other way round is three); once it runs, the link
 # between hosts 1 and 2 goes down at host 1's end. Hosts 0 and 2 are then
 # joined only through hosts 4 and 3, which relay (no host forwards IP).
-pause_ms=
-part_reroute() {
-    local tag="ring:5 reroute" line i
+pauses=()      # net_stream's longest pause of each reroute run
+part_reroute() { # [ariadne run options, e.g. --transport ucx]
+    local tag="ring:5 reroute${*:+ ($*)}" line i
     hosts ring:5 || { failures=$((failures + 1)); summary+=("FAIL  $tag: no test hosts"); return; }
     : > "$(out "$tag").out"
-    ( run "$tag" 60 -n 5 --topo ring:5 --heartbeat "$heartbeat_ms" "$build/net/net_stream" 6
+    ( run "$tag" 60 -n 5 --topo ring:5 --heartbeat "$heartbeat_ms" "$@" "$build/net/net_stream" 6
       echo "$status $seconds" > "$(out "$tag").status" ) &
     local runner=$!
     for ((i = 0; i < 300; i++)); do
@@ -213,6 +214,7 @@ part_reroute() {
         *", ok") ;;
         *) run_failed "$tag" "net_stream's count is wrong or missing: '$line'"; return ;;
     esac
+    local pause_ms
     pause_ms=$(printf '%s\n' "$line" | sed -n 's/.*max pause \([0-9.]*\) ms.*/\1/p')
     # An agent saw the link go, and traffic was rerouted after that.
     if ! grep -qE "link to host ${NET_PREFIX}[12] down" "$(out "$tag").err"; then
@@ -223,6 +225,7 @@ part_reroute() {
     fi
     say "ok: $tag: ${line#*\] } ($seconds s)"
     summary+=("ok    $tag: link ${NET_PREFIX}1--${NET_PREFIX}2 down mid-run, count exact, reroute logged, $seconds s")
+    pauses+=("$pause_ms ms (links over ${2:-tcp})")
 }
 
 # key: host ari-h2 reads another key at the same path (ip netns exec binds
@@ -270,6 +273,6 @@ done
 echo
 echo "check-net summary (data links: ${shaping:-none built}):"
 printf '  %s\n' "${summary[@]}"
-[ -n "$pause_ms" ] && echo "  time from link failure to rerouted traffic: $pause_ms ms (net_stream's longest pause)"
+[ ${#pauses[@]} -gt 0 ] && echo "  time from link failure to rerouted traffic (net_stream's longest pause, heartbeat $heartbeat_ms ms): $(printf '%s; ' "${pauses[@]}")"
 echo "  $(elapsed "$started") s in all; $failures failed"
 [ "$failures" = 0 ]
