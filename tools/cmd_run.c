@@ -768,6 +768,10 @@ static void run_child(run_t *run, uint32_t node, const int out[2], const int err
     setenv(CTL_ENV_NODE, text, 1);
     snprintf(text, sizeof text, "%u", run->options.nodes);
     setenv(RUN_ENV_NODES, text, 1);
+    /* A run across hosts: the node wakes its agent through this eventfd,
+     * which must outlive the exec (it is close-on-exec in the agent). */
+    if (run->ctl->agent_fd >= 0)
+        fcntl(run->ctl->agent_fd, F_SETFD, 0);
     execvp(run->options.program[0], run->options.program);
     int error = errno;
     ssize_t ignored = write(status_fd, &error, sizeof error);

@@ -563,6 +563,9 @@ int run_agent_setup(run_agent_t *a, const run_cluster_options_t *o, uint32_t *no
                  a->topo->nodes, *nodes);
         status = ARI_EINVAL;
     }
+    /* UCX's listener must rebind its port while a run before left it in
+     * TIME_WAIT (it does not set SO_REUSEADDR unless told). */
+    setenv("UCX_TCP_CM_REUSEADDR", "y", 0);
     if (status == ARI_OK) {
         bridge_config_t config = {
             .hosts = a->agents, .self = a->self, .host_of = a->host_of,
