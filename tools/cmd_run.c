@@ -1425,7 +1425,7 @@ int tool_run_main(int argc, char **argv)
     run_agent_t agent;
     if (run_cluster_is_agent(&run.options.cluster)) {
         if ((exit_status = run_agent_setup(&agent, &run.options.cluster, &run.options.nodes,
-                                           run.spec, run.options.timeout_ms)) != 0)
+                                           run.spec)) != 0)
             goto out_json;
         run.agent = &agent;
         run.first = agent.first;

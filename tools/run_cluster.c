@@ -533,9 +533,8 @@ static int run_agent_join(run_agent_t *a, const run_cluster_options_t *o, char *
 }
 
 int run_agent_setup(run_agent_t *a, const run_cluster_options_t *o, uint32_t *nodes,
-                    const char *spec, uint32_t timeout_ms)
+                    const char *spec)
 {
-    (void)timeout_ms;
     char error[RUN_CLUSTER_ERROR_MAX];
     memset(a, 0, sizeof *a);
     int status = o->key_file == NULL ? ARI_EINVAL : ARI_OK;

@@ -58,7 +58,7 @@ int run_cluster_launch(const run_cluster_options_t *o, uint32_t nodes, const cha
 /* An agent, before its control region exists: plan, listen, join.
  * Returns 0, or an exit status after printing why. */
 int run_agent_setup(run_agent_t *agent, const run_cluster_options_t *o, uint32_t *nodes,
-                    const char *spec, uint32_t timeout_ms);
+                    const char *spec);
 /* With the region made: starts the bridge and waits for every host. */
 int run_agent_start(run_agent_t *agent, ctl_header_t *ctl, uint32_t timeout_ms);
 /* Every node here is gone: lingers for the others, then frees. */

@@ -131,11 +131,17 @@ static const char *bridge_name(const bridge_t *b, uint32_t host)
     return b->config.names != NULL ? b->config.names[host] : "?";
 }
 
+/* One line, written at once: agents share the launcher's stderr. */
 static void bridge_log(const bridge_t *b, const char *format, const char *a, const char *c)
 {
-    fprintf(stderr, "ariadne: host %s: ", bridge_name(b, b->self));
-    fprintf(stderr, format, a, c);
-    fputc('\n', stderr);
+    char text[1024];
+    int n = snprintf(text, sizeof text, "ariadne: host %s: ", bridge_name(b, b->self));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    if (n >= 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n, format, a, c);
+#pragma GCC diagnostic pop
+    fprintf(stderr, "%s\n", text);
 }
 
 /* ------------------------------------------------------------------------
@@ -333,19 +339,25 @@ static bool bridge_lsa_has(const bridge_host_t *h, uint32_t host)
     return false;
 }
 
-static void bridge_lsa_flood(bridge_t *b, uint32_t origin, uint32_t except)
+/* Host `origin`'s link-state, to neighbour `to`. */
+static void bridge_lsa_send(bridge_t *b, uint32_t origin, uint32_t to)
 {
     bridge_host_t *o = &b->host[origin];
     size_t size = BMSG_HEADER_BYTES + 16 + (size_t)o->lsa_count * 4;
     uint8_t *bytes = malloc(size);
     if (bytes == NULL)
-        return;
+        return; /* a later change floods it again */
     size_t n = bmsg_encode_lsa(bytes, size, origin, o->lsa_seq, o->lsa, o->lsa_count);
+    bridge_link_send(b, to, bytes, n);
+    free(bytes);
+}
+
+static void bridge_lsa_flood(bridge_t *b, uint32_t origin, uint32_t except)
+{
     for (uint32_t h = 0; h < b->hosts; h++) {
         if (h != except && b->host[h].neighbour && b->host[h].state == BRIDGE_LINK_UP)
-            bridge_link_send(b, h, bytes, n);
+            bridge_lsa_send(b, origin, h);
     }
-    free(bytes);
 }
 
 /* BFS from here over links both ends say are up; a host whose first hop
@@ -452,16 +464,8 @@ static void bridge_link_up(bridge_t *b, uint32_t peer)
     h->was_up = true;
     /* The new neighbour learns every link-state we know. */
     for (uint32_t o = 0; o < b->hosts; o++) {
-        if (o != b->self && b->host[o].lsa_seq > 0) {
-            size_t size = BMSG_HEADER_BYTES + 16 + (size_t)b->host[o].lsa_count * 4;
-            uint8_t *bytes = malloc(size);
-            if (bytes == NULL)
-                continue;
-            size_t n = bmsg_encode_lsa(bytes, size, o, b->host[o].lsa_seq, b->host[o].lsa,
-                                       b->host[o].lsa_count);
-            bridge_link_send(b, peer, bytes, n);
-            free(bytes);
-        }
+        if (o != b->self && b->host[o].lsa_seq > 0)
+            bridge_lsa_send(b, o, peer);
     }
     bridge_links_changed(b);
 }
