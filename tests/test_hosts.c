@@ -245,7 +245,6 @@ TEST_FN(hosts_wrong_key)
     CHECK(strstr(child.err, "did not prove it holds the cluster key") != NULL);
     CHECK(strstr(child.err, "the agent of host h1 exited") != NULL);
     CHECK(strstr(child.out, "[0]") == NULL); /* no node ran */
-    CHECK(child.seconds < 30);
     tool_child_free(&child);
     unlink(wrong);
     hosts_cleanup(&t);
