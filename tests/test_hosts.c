@@ -153,6 +153,55 @@ TEST_FN(hosts_examples_sealed)
     hosts_cleanup(&s);
 }
 
+/* The same ring over UCX links (where the build has UCX). */
+TEST_FN(hosts_transport_ucx)
+{
+#ifndef ARI_HAVE_UCX
+    printf("skipped: built without UCX (libucx-dev)\n");
+    return;
+#endif
+    HOSTS_SKIP_TSAN();
+    hosts_setup_t s;
+    uint32_t slots[] = {1, 2, 1};
+    hosts_setup(&s, slots, 3, NULL);
+    char counter[256];
+    hosts_example(counter, sizeof counter, "examples/counter");
+    const char *args[] = {"-n", "4", "--topo", "ring", "--transport", "ucx", counter, "200",
+                          NULL};
+    tool_child_t child;
+    hosts_run(&child, &s, args, 60);
+    if (child.status != 0 || hosts_count(child.out, "expected 800: ok") != 4)
+        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
+    CHECK(child.status == 0);
+    CHECK(hosts_count(child.out, "expected 800: ok") == 4);
+    tool_child_free(&child);
+    hosts_cleanup(&s);
+}
+
+/* A pin held past its limit on one host: the holder's report names the
+ * host, and the waiter on another host gets the page all the same. */
+TEST_FN(hosts_pin_limit)
+{
+    HOSTS_SKIP_TSAN();
+    hosts_setup_t s;
+    uint32_t slots[] = {2, 1};
+    hosts_setup(&s, slots, 2, NULL);
+    char rt[256];
+    hosts_example(rt, sizeof rt, "rt/rt_check");
+    setenv("ARI_PIN_MS", "200", 1); /* a forked test: its environment is its own */
+    const char *args[] = {"-n", "3", rt, "pinlimit", NULL};
+    tool_child_t child;
+    hosts_run(&child, &s, args, 60);
+    if (child.status != 0 || hosts_count(child.out, "pinlimit: node") != 3)
+        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
+    CHECK(child.status == 0);
+    CHECK(hosts_count(child.out, "pinlimit: node") == 3);
+    CHECK(hosts_count(child.err, "node 2 on host h1 held a pin on") == 1);
+    CHECK(strstr(child.err, "past the pin limit (ARI_PIN_MS=200 ms)") != NULL);
+    tool_child_free(&child);
+    hosts_cleanup(&s);
+}
+
 /* A node killed on one host: every other host reports it, with its pages,
  * and every call that needed it fails instead of hanging. */
 TEST_FN(hosts_node_death)

@@ -185,6 +185,8 @@ TEST(join_keygen_tool, 5)
 /* runs across hosts on loopback: agents, bridges, failures (test_hosts.c) */
 TEST(hosts_counter_ring, 60)
 TEST(hosts_examples_sealed, 180)
+TEST(hosts_transport_ucx, 60)
+TEST(hosts_pin_limit, 60)
 TEST(hosts_node_death, 60)
 TEST(hosts_host_lost, 60)
 TEST(hosts_wrong_key, 60)

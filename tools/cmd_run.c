@@ -772,6 +772,10 @@ static void run_child(run_t *run, uint32_t node, const int out[2], const int err
      * which must outlive the exec (it is close-on-exec in the agent). */
     if (run->ctl->agent_fd >= 0)
         fcntl(run->ctl->agent_fd, F_SETFD, 0);
+    /* Reports name the host as the hosts file does (under srun the node
+     * takes this machine's name itself). */
+    if (run->agent != NULL && run->agent->hosts_loaded)
+        setenv("ARI_HOST", run->agent->names[run->agent->self], 1);
     execvp(run->options.program[0], run->options.program);
     int error = errno;
     ssize_t ignored = write(status_fd, &error, sizeof error);

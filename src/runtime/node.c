@@ -400,9 +400,34 @@ static void node_page_write(void *ctx, ari_gva_t page, uint8_t *memory, uint32_t
     dirty_page_write(page, memory, offset, bytes, length);
 }
 
+/* A pin held past its limit is a fault of the program on this host
+ * (DESIGN §5): said on stderr with the node and the host, so a run across
+ * many hosts shows where. The first few only: a program that forgets its
+ * releases would otherwise fill the log (ari_stats counts them all). */
+#define NODE_PIN_REPORTS 8
+
+static void node_report_pin(ari_gva_t page)
+{
+    uint32_t n = atomic_fetch_add(&node_g.pin_reports, 1);
+    if (n >= NODE_PIN_REPORTS)
+        return;
+    char text[400];
+    int length = snprintf(text, sizeof text,
+                          "ariadne: node %u on host %s held a pin on %#llx past the pin limit "
+                          "(ARI_PIN_MS=%llu ms), a host fault: unpinned, and the page goes on "
+                          "to its next waiter%s\n",
+                          node_g.id, node_g.host, (unsigned long long)heap_address_of(page),
+                          (unsigned long long)node_g.pin_ms,
+                          n + 1 == NODE_PIN_REPORTS ? " (later ones are counted, not said)" : "");
+    if (length > 0 && write(STDERR_FILENO, text, (size_t)length) < 0)
+        length = 0;
+}
+
 static void node_observe(void *ctx, const dpu_event_t *event)
 {
     (void)ctx;
+    if (event->kind == DPU_EVENT_PIN_EXPIRED)
+        node_report_pin(event->page);
     if (event->kind != DPU_EVENT_INVALIDATE)
         return;
     uint64_t address = heap_address_of(event->page);
@@ -517,7 +542,8 @@ static void node_dpu_config(dpu_config_t *config)
      * write: one per page a node may own or write in that time. */
     config->origins_max = config->pcache_capacity;
     uint64_t pin_ms = node_env_u64("ARI_PIN_MS", config->pin_ns_max / 1000000);
-    config->pin_ns_max = (pin_ms > 0 && pin_ms < 3600000 ? pin_ms : 100) * 1000000ull;
+    node_g.pin_ms = pin_ms > 0 && pin_ms < 3600000 ? pin_ms : 100;
+    config->pin_ns_max = node_g.pin_ms * 1000000ull;
     uint64_t hold_us = node_env_u64("ARI_HOLD_US", config->own_hold_ns / 1000);
     if (hold_us * 1000 <= config->pin_ns_max)
         config->own_hold_ns = hold_us * 1000;
@@ -637,10 +663,24 @@ int node_huge_ready(void)
     return ARI_ENOTSUP;
 }
 
+/* The host named in reports: the hosts file's name in a run across hosts
+ * (the agent sets ARI_HOST), else this machine's name. */
+static void node_host_name(void)
+{
+    const char *host = getenv("ARI_HOST");
+    if (host != NULL && *host != '\0')
+        snprintf(node_g.host, sizeof node_g.host, "%s", host);
+    else if (gethostname(node_g.host, sizeof node_g.host) != 0)
+        snprintf(node_g.host, sizeof node_g.host, "?");
+    node_g.host[sizeof node_g.host - 1] = '\0';
+}
+
 static int node_start(char *error, size_t error_size)
 {
     node_g.count = node_g.ctl->nodes;
     node_g.mem_bytes = node_g.ctl->mem_bytes;
+    node_host_name();
+    atomic_store(&node_g.pin_reports, 0);
     node_g.owned_bytes = 0;
     node_g.readahead = (uint32_t)node_env_u64("ARI_READAHEAD", NODE_READAHEAD_DEFAULT);
     if (node_g.readahead == 0 || node_g.readahead > MSG_RUN_MAX)

@@ -33,6 +33,9 @@ typedef struct {
     ari_gva_t runtime_page;    /* the barrier word's page, born at node 0 */
     uint64_t fails_seen;       /* node_agree: the failure count last read */
     _Atomic uint32_t barrier_busy;
+    char host[64];             /* where this node runs, for reports: ARI_HOST or the host name */
+    uint64_t pin_ms;           /* the pin limit (ARI_PIN_MS), for reports */
+    _Atomic uint32_t pin_reports; /* pins reported held past their limit */
     _Atomic uint64_t stores, gets, atomics, barriers, locks, pages_mapped;
 } node_t;
 

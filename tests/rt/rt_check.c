@@ -686,6 +686,41 @@ static int case_owned(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------------
+ * pinlimit (with ARI_PIN_MS small): the last node pins a page and forgets
+ * it; node 0's acquire still gets the page once the pin limit ends it, and
+ * the late release finds nothing pinned. The launcher's stderr holds the
+ * holder's report, naming its host.
+ * ------------------------------------------------------------------------ */
+
+static int case_pinlimit(void)
+{
+    int me = ari_node_id(), last = ari_node_count() - 1;
+    uint64_t *page = ari_alloc_all(PAGE, ARI_OWNERSHIP);
+    CHECK(page != NULL);
+    if (me == last) {
+        CHECK_OK(ari_acquire(page, 8));
+        page[0] = 41;
+    }
+    CHECK_OK(ari_barrier());
+    if (me == 0) {
+        CHECK_OK(ari_acquire(page, 8)); /* waits out the forgotten pin */
+        CHECK_U64(page[0], ==, 41);
+        page[0] = 42;
+        CHECK_OK(ari_release(page, 8));
+    }
+    CHECK_OK(ari_barrier());
+    if (me == last && me != 0)
+        CHECK_ERR(ari_release(page, 8), ARI_EPERM); /* the limit ended it */
+    uint64_t value;
+    CHECK_OK(ari_get(&value, page, 8));
+    CHECK_U64(value, ==, 42);
+    CHECK_OK(ari_barrier());
+    CHECK_OK(ari_free(page));
+    printf("pinlimit: node %d: ok\n", me);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
  * capacity ROUNDS (with a small --mem): far more of others' pages are
  * read and written than the node may hold; every byte survives
  * ------------------------------------------------------------------------ */
@@ -1108,6 +1143,7 @@ static void usage(void)
             "       killed  single (without ariadne run)  threads [ROUNDS]  cold [MIB]\n"
             "       stores [ROUNDS]  flushstore [ROUNDS]  mutex [ROUNDS]  sem [ROUNDS]\n"
             "       owned [ROUNDS]  capacity [ROUNDS] (with a small --mem)\n"
+            "       pinlimit (with ARI_PIN_MS small)\n"
             "       huge [PAGES] (huge pages reserved)  nohuge (none reserved)\n");
 }
 
@@ -1127,7 +1163,8 @@ int main(int argc, char **argv)
     static const char *const known[] = {"counter", "ryw", "converge", "order", "where",
                                         "gvazero", "plainstore", "badload", "syscall", "killed",
                                         "single", "threads", "cold", "stores", "flushstore",
-                                        "mutex", "sem", "owned", "capacity", "huge", "nohuge"};
+                                        "mutex", "sem", "owned", "capacity", "huge", "nohuge",
+                                        "pinlimit"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         found = found || strcmp(name, known[i]) == 0;
@@ -1179,6 +1216,8 @@ int main(int argc, char **argv)
         result = case_huge(argc, argv);
     else if (strcmp(name, "nohuge") == 0)
         result = case_nohuge();
+    else if (strcmp(name, "pinlimit") == 0)
+        result = case_pinlimit();
     if (result != 0) {
         fflush(NULL);
         return result; /* a node that stops early: the run is ending anyway */
