@@ -91,7 +91,8 @@ static void run_usage(FILE *out)
             "Starts N node processes of PROGRAM on this host, joined by the topology's\n"
             "links (shared-memory rings in one control region). Every line a node writes\n"
             "is copied to this command's stdout or stderr with the prefix '[i] '. The exit\n"
-            "status is the worst (largest) of the nodes'; 127 if PROGRAM cannot be run.\n"
+            "status is the worst (largest) of the nodes' (at least 1 if a node died); 127\n"
+            "if PROGRAM cannot be run.\n"
             "Options end at the first argument that is not one, or at '--'.\n"
             "\n"
             "  -n N              nodes, 1 to %u (required)\n"
@@ -890,7 +891,7 @@ static void run_describe_death(uint32_t node, int wait_status, uint32_t state, b
                 strsignal(signo), ending);
     } else if (WEXITSTATUS(wait_status) == 0 && state == CTL_NODE_JOINED) {
         fprintf(stderr, "ariadne run: node %u exited (status 0) after ari_init without "
-                        "calling ari_finalize%s\n", node, ending);
+                        "finishing ari_finalize%s\n", node, ending);
     } else {
         fprintf(stderr, "ariadne run: node %u exited with status %d before ari_finalize%s\n",
                 node, WEXITSTATUS(wait_status), ending);
@@ -1350,6 +1351,10 @@ static int run_exit_status(const run_t *run)
         if (run->nodes[i].exit_code > worst)
             worst = run->nodes[i].exit_code;
     }
+    /* A node died (left without finishing ari_finalize): the run failed,
+     * even when every process said 0. */
+    if (worst == 0 && run->ending == RUN_ENDING_DEATH)
+        worst = 1;
     return worst;
 }
 
