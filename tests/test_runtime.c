@@ -393,6 +393,13 @@ TEST_FN(rt_mutex)
     rt_case_ok("mprotect", "mprotect", 3, NULL, "@rt", "mutex", "40", NULL);
 }
 
+/* A barrier waits as long as the run's limit allows: a node 11 s late
+ * (past the owner's old fixed 10 s wait) under --timeout-ms 20000. */
+TEST_FN(rt_late_barrier)
+{
+    rt_case_ok(NULL, NULL, 3, NULL, "--timeout-ms", "20000", "@rt", "latebarrier", "11", NULL);
+}
+
 /* Semaphore posts release what the poster wrote to the waiters. */
 TEST_FN(rt_sem)
 {

@@ -544,6 +544,12 @@ static void node_dpu_config(dpu_config_t *config)
     uint64_t pin_ms = node_env_u64("ARI_PIN_MS", config->pin_ns_max / 1000000);
     node_g.pin_ms = pin_ms > 0 && pin_ms < 3600000 ? pin_ms : 100;
     config->pin_ns_max = node_g.pin_ms * 1000000ull;
+    /* A barrier, lock or acquire waits at the owner as long as the run's
+     * limit allows, a little less, so the owner's ARI_ETIMEDOUT (with the
+     * CANCEL that takes the request out of its queue) comes before this
+     * node's own wait ends. */
+    uint64_t timeout_ns = (uint64_t)node_g.ctl->timeout_ms * 1000000ull;
+    config->acquire_timeout_ns = timeout_ns > 10 ? timeout_ns / 10 * 9 : 1;
     uint64_t hold_us = node_env_u64("ARI_HOLD_US", config->own_hold_ns / 1000);
     if (hold_us * 1000 <= config->pin_ns_max)
         config->own_hold_ns = hold_us * 1000;

@@ -686,6 +686,21 @@ static int case_owned(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------------
+ * latebarrier SECONDS: node 0 comes to the barrier SECONDS late; the others
+ * wait for it as long as the run's limit (--timeout-ms) allows
+ * ------------------------------------------------------------------------ */
+
+static int case_latebarrier(int argc, char **argv)
+{
+    unsigned seconds = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 1;
+    if (ari_node_id() == 0)
+        sleep(seconds);
+    CHECK_OK(ari_barrier());
+    printf("latebarrier: node %d: waited for a node %u s late\n", ari_node_id(), seconds);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
  * pinlimit (with ARI_PIN_MS small): the last node pins a page and forgets
  * it; node 0's acquire still gets the page once the pin limit ends it, and
  * the late release finds nothing pinned. The launcher's stderr holds the
@@ -1143,7 +1158,7 @@ static void usage(void)
             "       killed  single (without ariadne run)  threads [ROUNDS]  cold [MIB]\n"
             "       stores [ROUNDS]  flushstore [ROUNDS]  mutex [ROUNDS]  sem [ROUNDS]\n"
             "       owned [ROUNDS]  capacity [ROUNDS] (with a small --mem)\n"
-            "       pinlimit (with ARI_PIN_MS small)\n"
+            "       pinlimit (with ARI_PIN_MS small)  latebarrier [SECONDS]\n"
             "       huge [PAGES] (huge pages reserved)  nohuge (none reserved)\n");
 }
 
@@ -1164,7 +1179,7 @@ int main(int argc, char **argv)
                                         "gvazero", "plainstore", "badload", "syscall", "killed",
                                         "single", "threads", "cold", "stores", "flushstore",
                                         "mutex", "sem", "owned", "capacity", "huge", "nohuge",
-                                        "pinlimit"};
+                                        "pinlimit", "latebarrier"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         found = found || strcmp(name, known[i]) == 0;
@@ -1218,6 +1233,8 @@ int main(int argc, char **argv)
         result = case_nohuge();
     else if (strcmp(name, "pinlimit") == 0)
         result = case_pinlimit();
+    else if (strcmp(name, "latebarrier") == 0)
+        result = case_latebarrier(argc, argv);
     if (result != 0) {
         fflush(NULL);
         return result; /* a node that stops early: the run is ending anyway */
