@@ -565,6 +565,10 @@ int run_agent_setup(run_agent_t *a, const run_cluster_options_t *o, uint32_t *no
     /* UCX's listener must rebind its port while a run before left it in
      * TIME_WAIT (it does not set SO_REUSEADDR unless told). */
     setenv("UCX_TCP_CM_REUSEADDR", "y", 0);
+    /* A link that is down makes UCX print an error at every try to reach
+     * it again; the bridge says once that the link is down and when it is
+     * back. UCX_LOG_LEVEL set by the user wins. */
+    setenv("UCX_LOG_LEVEL", "fatal", 0);
     if (status == ARI_OK) {
         bridge_config_t config = {
             .hosts = a->agents, .self = a->self, .host_of = a->host_of,

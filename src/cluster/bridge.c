@@ -71,6 +71,7 @@ typedef struct {
     bridge_frame_t *head, *tail, *unsent, *open;
     uint64_t progress_ns;       /* when acks last advanced, or frames were resent */
     uint32_t hop;               /* next host on the way to it, BRIDGE_NONE: none */
+    uint32_t hops;              /* the route's length in links (with hop) */
     bool ack_due, finished, lost;
     uint64_t unreachable_ns;    /* since when no route reaches it (0: one does) */
     /* Its links that are up, as it last flooded them. */
@@ -366,9 +367,11 @@ static void bridge_lsa_flood(bridge_t *b, uint32_t origin, uint32_t except)
 static void bridge_routes(bridge_t *b, bool log)
 {
     uint32_t *queue = malloc(b->hosts * sizeof *queue), *first = malloc(b->hosts * sizeof *first);
-    if (queue == NULL || first == NULL) {
+    uint32_t *hops = malloc(b->hosts * sizeof *hops);
+    if (queue == NULL || first == NULL || hops == NULL) {
         free(queue);
         free(first);
+        free(hops);
         return;
     }
     for (uint32_t h = 0; h < b->hosts; h++)
@@ -376,6 +379,7 @@ static void bridge_routes(bridge_t *b, bool log)
     uint32_t head = 0, tail = 0;
     queue[tail++] = b->self;
     first[b->self] = b->self;
+    hops[b->self] = 0;
     while (head < tail) {
         uint32_t u = queue[head++];
         const bridge_host_t *hu = &b->host[u];
@@ -384,6 +388,7 @@ static void bridge_routes(bridge_t *b, bool log)
             if (v >= b->hosts || first[v] != BRIDGE_NONE || !bridge_lsa_has(&b->host[v], u))
                 continue;
             first[v] = u == b->self ? v : first[u];
+            hops[v] = hops[u] + 1;
             queue[tail++] = v;
         }
     }
@@ -392,15 +397,20 @@ static void bridge_routes(bridge_t *b, bool log)
         bridge_host_t *h = &b->host[d];
         if (d == b->self || first[d] == h->hop)
             continue;
-        uint32_t before = h->hop;
+        uint32_t before = h->hop, hops_before = h->hops;
         h->hop = first[d];
+        h->hops = h->hop != BRIDGE_NONE ? hops[d] : 0;
         uint32_t resent = 0;
         for (bridge_frame_t *f = h->head; f != h->unsent; f = f->next)
             resent++;
         h->unsent = h->head;
         h->progress_ns = now;
-        if (log && atomic_load(&b->ready) && h->hop != BRIDGE_NONE && before != BRIDGE_NONE &&
-            !b->finish_sent &&
+        /* Said when a failure forced it: a longer route, or frames to send
+         * again. A link coming up (a route as short or shorter, nothing in
+         * flight) is no news. */
+        bool forced = h->hops > hops_before || resent > 0;
+        if (log && forced && atomic_load(&b->ready) && h->hop != BRIDGE_NONE &&
+            before != BRIDGE_NONE && !b->finish_sent &&
             !h->finished && !b->host[before].finished) {
             char text[128];
             snprintf(text, sizeof text, "%s now (rerouted, %u frame%s resent)",
@@ -414,6 +424,7 @@ static void bridge_routes(bridge_t *b, bool log)
     }
     free(queue);
     free(first);
+    free(hops);
 }
 
 /* Our own links changed: a new link-state, flooded, and new routes. */
