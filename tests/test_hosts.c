@@ -53,7 +53,9 @@ static void hosts_setup(hosts_setup_t *s, const uint32_t *slots, uint32_t hosts,
     tool_child_free(&child);
     FILE *f = fopen(s->hosts, "w");
     CHECK(f != NULL);
-    unsigned base = 20000u + (unsigned)(getpid() % 1000) * 40u; /* 8 ports a host */
+    /* 8 ports a host, 5 hosts at most: below 32768, where the kernel's
+     * ephemeral ports (other tests' outgoing connections) begin. */
+    unsigned base = 20000u + (unsigned)(getpid() % 300) * 40u;
     fprintf(f, "default launch = {cmd}\n");
     for (uint32_t h = 0; h < hosts; h++)
         fprintf(f, "h%u 127.0.0.1:%u %u%s%s\n", h, base + 8 * h, slots[h],
@@ -307,7 +309,7 @@ TEST_FN(hosts_srun_ranks)
     hosts_setup(&s, slots, 1, NULL);
     char counter[256], coordinator[64];
     hosts_example(counter, sizeof counter, "examples/counter");
-    snprintf(coordinator, sizeof coordinator, "127.0.0.1:%d", 30000 + (int)(getpid() % 4000));
+    snprintf(coordinator, sizeof coordinator, "127.0.0.1:%d", 18000 + (int)(getpid() % 2000));
     pid_t pids[3];
     for (int r = 0; r < 3; r++) {
         fflush(NULL);
