@@ -89,18 +89,6 @@ static void hosts_run(tool_child_t *child, const hosts_setup_t *s, const char *c
     tool_child_run(child, argv, NULL, limit);
 }
 
-/* Under ThreadSanitizer runs across hosts time out in barriers (both
- * transports; not yet understood): skipped there, said so. */
-#if defined(__SANITIZE_THREAD__)
-#define HOSTS_SKIP_TSAN()                                                      \
-    do {                                                                       \
-        printf("skipped under ThreadSanitizer (barriers time out: open)\n"); \
-        return;                                                                \
-    } while (0)
-#else
-#define HOSTS_SKIP_TSAN() ((void)0)
-#endif
-
 static int hosts_count(const char *text, const char *needle)
 {
     int n = 0;
@@ -111,7 +99,6 @@ static int hosts_count(const char *text, const char *needle)
 
 TEST_FN(hosts_counter_ring)
 {
-    HOSTS_SKIP_TSAN();
     hosts_setup_t s;
     uint32_t slots[] = {1, 1, 1, 2};
     hosts_setup(&s, slots, 4, NULL);
@@ -130,7 +117,6 @@ TEST_FN(hosts_counter_ring)
 
 TEST_FN(hosts_examples_sealed)
 {
-    HOSTS_SKIP_TSAN();
     hosts_setup_t s;
     uint32_t slots[] = {2, 1, 1};
     hosts_setup(&s, slots, 3, NULL);
@@ -162,7 +148,6 @@ TEST_FN(hosts_transport_ucx)
     printf("skipped: built without UCX (libucx-dev)\n");
     return;
 #endif
-    HOSTS_SKIP_TSAN();
     hosts_setup_t s;
     uint32_t slots[] = {1, 2, 1};
     hosts_setup(&s, slots, 3, NULL);
@@ -184,7 +169,6 @@ TEST_FN(hosts_transport_ucx)
  * host, and the waiter on another host gets the page all the same. */
 TEST_FN(hosts_pin_limit)
 {
-    HOSTS_SKIP_TSAN();
     hosts_setup_t s;
     uint32_t slots[] = {2, 1};
     hosts_setup(&s, slots, 2, NULL);
@@ -266,12 +250,6 @@ TEST_FN(hosts_wrong_key)
         printf("skipped: needs root (unshare -m)\n");
         return;
     }
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    /* Failed under AddressSanitizer in CI without the refusal line; not yet
-     * understood (the plain build and make check-net check the refusal). */
-    printf("skipped under a sanitizer\n");
-    return;
-#endif
     hosts_setup_t s;
     uint32_t slots[] = {1, 1};
     hosts_setup(&s, slots, 2, NULL);
