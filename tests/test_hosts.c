@@ -104,7 +104,10 @@ TEST_FN(hosts_counter_ring)
     hosts_setup(&s, slots, 4, NULL);
     char counter[256];
     hosts_example(counter, sizeof counter, "examples/counter");
-    const char *args[] = {"-n", "5", "--topo", "ring", counter, "300", NULL};
+    char json[128];
+    snprintf(json, sizeof json, "%s/stats-{host}.json", s.dir);
+    const char *args[] = {"-n", "5", "--topo", "ring", "--stats-json", json, counter, "300",
+                          NULL};
     tool_child_t child;
     hosts_run(&child, &s, args, 60);
     if (child.status != 0 || hosts_count(child.out, "expected 1500: ok") != 5)
@@ -112,6 +115,22 @@ TEST_FN(hosts_counter_ring)
     CHECK(child.status == 0);
     CHECK(hosts_count(child.out, "expected 1500: ok") == 5);
     tool_child_free(&child);
+    /* Each host wrote its own nodes' statistics: h3 has nodes 3 and 4. */
+    for (uint32_t h = 0; h < 4; h++) {
+        char path[160];
+        snprintf(path, sizeof path, "%s/stats-h%u.json", s.dir, h);
+        FILE *f = fopen(path, "r");
+        CHECK(f != NULL);
+        char text[8192];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        unlink(path);
+        CHECK(hosts_count(text, "{\"node\": ") == (h == 3 ? 2 : 1));
+        char want[32];
+        snprintf(want, sizeof want, "{\"node\": %u,", h);
+        CHECK(strstr(text, want) != NULL);
+    }
     hosts_cleanup(&s);
 }
 
@@ -327,6 +346,11 @@ TEST_FN(hosts_bad_arguments)
     hosts_run(&child, &s, more, 10);
     CHECK(child.status == 2);
     CHECK(strstr(child.err, "3 nodes") != NULL || strstr(child.err, "slots") != NULL);
+    tool_child_free(&child);
+    const char *json[] = {"-n", "2", "--stats-json", "/tmp/stats.json", "true", NULL};
+    hosts_run(&child, &s, json, 10);
+    CHECK(child.status == 2);
+    CHECK(strstr(child.err, "--stats-json across hosts needs {host} in FILE") != NULL);
     tool_child_free(&child);
     const char *transport[] = {"-n", "2", "--transport", "carrier-pigeon", "true", NULL};
     hosts_run(&child, &s, transport, 10);

@@ -115,7 +115,8 @@ static void run_usage(FILE *out)
             "                    how long the others have to exit before they are killed\n"
             "                    (default %u)\n"
             "  --stats           print every node's counters at the end (stderr)\n"
-            "  --stats-json FILE write them as a JSON array to FILE\n"
+            "  --stats-json FILE write them as a JSON array to FILE (across hosts: FILE\n"
+            "                    holds {host}, each host writing its own nodes there)\n"
             "  -h, --help        this text\n"
             "\n"
             "Across hosts (docs/CLUSTER.md):\n"
@@ -1289,18 +1290,55 @@ static int run_stats_write_json(const run_t *run)
  * The command
  * ------------------------------------------------------------------------ */
 
+#define RUN_HOST_MARK "{host}"
+
+/* Opens --stats-json: across hosts each agent writes its own nodes to the
+ * path with {host} replaced by its host's name. Returns 0 or 2. */
+static int run_stats_open(run_t *run, const char *host)
+{
+    const char *path = run->options.stats_json;
+    char expanded[4096];
+    size_t used = 0;
+    for (const char *p = path; *p != '\0' && used < sizeof expanded;) {
+        bool mark = host != NULL && strncmp(p, RUN_HOST_MARK, strlen(RUN_HOST_MARK)) == 0;
+        const char *piece = mark ? host : p;
+        size_t length = mark ? strlen(host) : 1;
+        if (used + length >= sizeof expanded)
+            break;
+        memcpy(expanded + used, piece, length);
+        used += length;
+        p += mark ? strlen(RUN_HOST_MARK) : 1;
+    }
+    if (used >= sizeof expanded - 1) {
+        fprintf(stderr, "ariadne run: --stats-json %s: the path is too long\n", path);
+        return 2;
+    }
+    expanded[used] = '\0';
+    if ((run->stats_json = fopen(expanded, "we")) == NULL) {
+        fprintf(stderr, "ariadne run: cannot write --stats-json %s: %s\n", expanded,
+                strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
 /* Everything that can be refused before a process starts: exit status 2. */
 static int run_prepare(run_t *run)
 {
     if (run_topo_resolve(&run->options, run->spec, &run->ring_count) != 0)
         return 2;
-    if (run->options.stats_json != NULL &&
-        (run->stats_json = fopen(run->options.stats_json, "we")) == NULL) {
-        fprintf(stderr, "ariadne run: cannot write --stats-json %s: %s\n",
-                run->options.stats_json, strerror(errno));
+    const char *path = run->options.stats_json;
+    bool across = run_cluster_is_launcher(&run->options.cluster) ||
+                  run_cluster_is_agent(&run->options.cluster);
+    if (path != NULL && across && strstr(path, RUN_HOST_MARK) == NULL) {
+        fprintf(stderr, "ariadne run: --stats-json across hosts needs " RUN_HOST_MARK
+                        " in FILE: each host's agent writes its own nodes there (e.g. "
+                        "--stats-json /tmp/stats-" RUN_HOST_MARK ".json)\n");
         return 2;
     }
-    return 0;
+    if (path != NULL && !across)
+        return run_stats_open(run, NULL);
+    return 0; /* an agent opens it once it knows its host's name */
 }
 
 static int run_ctl_create(run_t *run)
@@ -1384,13 +1422,8 @@ static int run_execute(run_t *run)
 static int run_launch_hosts(run_t *run)
 {
     const run_options_t *o = &run->options;
-    if (o->stats_json != NULL) {
-        fprintf(stderr, "ariadne run: --stats-json is not supported with --hosts yet (each "
-                        "host's agent prints --stats)\n");
-        return 2;
-    }
     char text[5][32];
-    char *words[16];
+    char *words[18];
     size_t n = 0;
     snprintf(text[0], sizeof text[0], "%u", o->ports);
     snprintf(text[1], sizeof text[1], "%" PRIu64, o->mem_bytes);
@@ -1411,6 +1444,10 @@ static int run_launch_hosts(run_t *run)
     }
     if (o->stats)
         words[n++] = "--stats";
+    if (o->stats_json != NULL) { /* with {host}: run_prepare saw to it */
+        words[n++] = "--stats-json";
+        words[n++] = (char *)o->stats_json;
+    }
     words[n] = NULL;
     return run_cluster_launch(&o->cluster, o->nodes, run->spec, words, o->program);
 }
@@ -1439,6 +1476,11 @@ int tool_run_main(int argc, char **argv)
         run.agent = &agent;
         run.first = agent.first;
         run.count = agent.count;
+        if (run.options.stats_json != NULL &&
+            (exit_status = run_stats_open(&run, agent.names[agent.self])) != 0) {
+            run_agent_finish(run.agent, 0);
+            goto out_json;
+        }
     }
     exit_status = 1;
     if (run_ctl_create(&run) != 0)
