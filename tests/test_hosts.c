@@ -331,6 +331,34 @@ TEST_FN(hosts_srun_ranks)
     hosts_cleanup(&s);
 }
 
+/* Under Open MPI's mpirun (when installed): OMPI_COMM_WORLD_RANK. */
+TEST_FN(hosts_mpirun_ranks)
+{
+    if (access("/usr/bin/mpirun", X_OK) != 0) {
+        printf("skipped: no /usr/bin/mpirun (Debian: apt-get install openmpi-bin)\n");
+        return;
+    }
+    hosts_setup_t s;
+    uint32_t slots[] = {1};
+    hosts_setup(&s, slots, 1, NULL);
+    char counter[256], coordinator[64];
+    hosts_example(counter, sizeof counter, "examples/counter");
+    snprintf(coordinator, sizeof coordinator, "127.0.0.1:%d", 18000 + (int)(getpid() % 2000));
+    char *argv[] = {"/usr/bin/mpirun", "-np", "3", "--oversubscribe", (char *)hosts_tool(),
+                    "run", "--key", s.key, "--coordinator", coordinator, counter, "100", NULL};
+    const char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                         "OMPI_MCA_rmaps_base_oversubscribe=1", NULL};
+    tool_child_t child;
+    tool_child_run(&child, argv, env, 60);
+    if (child.status != 0 || hosts_count(child.out, "expected 300: ok") != 3)
+        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
+    CHECK(child.status == 0);
+    CHECK(hosts_count(child.out, "expected 300: ok") == 3);
+    CHECK(strstr(child.out, "[2] node 2:") != NULL); /* the rank is the node */
+    tool_child_free(&child);
+    hosts_cleanup(&s);
+}
+
 TEST_FN(hosts_bad_arguments)
 {
     hosts_setup_t s;
