@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ariadne.h"
@@ -924,6 +925,46 @@ TEST_FN(join_silent_peer_times_out)
     char error[CLUSTER_JOIN_ERROR_MAX];
     CHECK_INT(cluster_coordinator_run(coordinator, 200, error, sizeof error), ==, ARI_ETIMEDOUT);
     CHECK_STR(error, "join: only 0 of 1 nodes joined within 200 ms (missing: 0)");
+    cluster_coordinator_close(coordinator);
+    join_log_close(&log);
+}
+
+/* Out of file descriptors: the listener stays readable but accept fails;
+ * the coordinator rests instead of spinning, says why once, and accepts
+ * again when descriptors are back. */
+TEST_FN(join_out_of_descriptors)
+{
+    if (!join_test_sodium())
+        return;
+    cluster_key_t key = join_test_key(1);
+    join_log_t log;
+    join_log_open(&log);
+    cluster_coordinator_t *coordinator = join_test_coordinator(&key, 1, 300, &log);
+    int fd = join_raw_connect(cluster_coordinator_port(coordinator));
+    struct rlimit before, low;
+    CHECK(getrlimit(RLIMIT_NOFILE, &before) == 0);
+    int next = dup(0); /* the lowest free descriptor: the limit makes it the last */
+    CHECK(next >= 0);
+    close(next);
+    low = before;
+    low.rlim_cur = (rlim_t)next;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    int64_t end = cluster_net_now_ms() + 300;
+    uint32_t steps = 0;
+    while (cluster_net_now_ms() < end) {
+        CHECK_OK(cluster_coordinator_step(coordinator, 300));
+        steps++;
+    }
+    CHECK(setrlimit(RLIMIT_NOFILE, &before) == 0);
+    /* Resting 100 ms at a time: a handful of steps (a spin made thousands). */
+    CHECK_INT(steps, <=, 20);
+    join_check_logged(&log, "listener: out of file descriptors (Too many open files): "
+                            "accepting again in 100 ms");
+    CHECK_INT(join_log_lines(&log), ==, 1);
+    /* Descriptors back: the waiting connection is taken, and dropped for silence. */
+    join_step_until_logged(coordinator, &log, 2, 3000);
+    join_check_logged(&log, ": dropped: it said nothing within 300 ms\n");
+    close(fd);
     cluster_coordinator_close(coordinator);
     join_log_close(&log);
 }

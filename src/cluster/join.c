@@ -30,6 +30,7 @@ _Static_assert(crypto_auth_BYTES == crypto_auth_hmacsha512256_BYTES, "crypto_aut
 #define JOIN_PROOF_KEY_BYTES crypto_auth_hmacsha512256_KEYBYTES
 #define JOIN_PENDING_BYTES (CLUSTER_FRAME_HEADER_BYTES + CLUSTER_CLAIM_BODY_MAX)
 #define JOIN_REFUSE_MS 100 /* how long a REFUSE may take to go out before the close */
+#define JOIN_ACCEPT_PAUSE_MS 100 /* out of descriptors: how long the listener rests */
 
 /* ------------------------------------------------------------------------
  * Proofs
@@ -131,6 +132,8 @@ struct cluster_coordinator {
     int handshake_ms;
     FILE *log;
     int listen_fd;
+    int64_t accept_paused_until_ms; /* out of descriptors: the listener rests until then */
+    bool accept_pause_told;
     uint16_t port;
     cluster_table_t table;  /* port 0: not joined */
     join_member_t *members; /* one a node id */
@@ -339,6 +342,18 @@ static void join_accept(cluster_coordinator_t *coordinator)
 {
     for (uint32_t turn = 0; turn < CLUSTER_PENDING_MAX; turn++) {
         int fd = accept4(coordinator->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* The connection stays queued and the listener stays readable: poll
+             * would return at once, turn after turn. It rests a while instead;
+             * joins that finish or expire free descriptors meanwhile. */
+            coordinator->accept_paused_until_ms = cluster_net_now_ms() + JOIN_ACCEPT_PAUSE_MS;
+            if (!coordinator->accept_pause_told)
+                join_log(coordinator, "listener", "out of file descriptors (%s): accepting "
+                         "again in %d ms; raise the limit (ulimit -n) for this many hosts",
+                         strerror(errno), JOIN_ACCEPT_PAUSE_MS);
+            coordinator->accept_pause_told = true;
+            return;
+        }
         if (fd < 0)
             return; /* EAGAIN: no more; anything else: the next turn tries again */
         join_pending_t *slot = NULL;
@@ -378,8 +393,12 @@ static void join_expire(cluster_coordinator_t *coordinator)
 static nfds_t join_poll_set(cluster_coordinator_t *coordinator, int64_t *nearest_ms)
 {
     nfds_t count = 0;
-    coordinator->polls[count] = (struct pollfd){coordinator->listen_fd, POLLIN, 0};
-    coordinator->owners[count++] = JOIN_OWNER_LISTEN;
+    if (coordinator->accept_paused_until_ms <= cluster_net_now_ms()) {
+        coordinator->polls[count] = (struct pollfd){coordinator->listen_fd, POLLIN, 0};
+        coordinator->owners[count++] = JOIN_OWNER_LISTEN;
+    } else if (coordinator->accept_paused_until_ms < *nearest_ms) {
+        *nearest_ms = coordinator->accept_paused_until_ms;
+    }
     for (uint32_t i = 0; i < CLUSTER_PENDING_MAX; i++) {
         const join_pending_t *pending = &coordinator->pending[i];
         if (pending->state == JOIN_PENDING_FREE)
