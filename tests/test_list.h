@@ -182,6 +182,7 @@ TEST(join_malformed_frames, 10)
 TEST(join_node_refuses_bad_frames, 10)
 TEST(join_silent_peer_times_out, 10)
 TEST(join_out_of_descriptors, 10)
+TEST(join_lookup_bounded, 15)
 TEST(join_node_leaves_before_table, 10)
 TEST(join_keygen_tool, 5)
 /* runs across hosts on loopback: agents, bridges, failures (test_hosts.c) */

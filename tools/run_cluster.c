@@ -27,6 +27,7 @@
 #define RUN_CLUSTER_ERROR_MAX 1024u
 #define RUN_CLUSTER_CMDLINE_MAX (64u * 1024u)
 #define RUN_CLUSTER_ARGS_MAX 64u
+#define RUN_LOOKUP_MS 5000 /* the longest the first host's name may take to resolve */
 
 extern char **environ;
 
@@ -197,7 +198,8 @@ static int run_cluster_coordinator_addr(const run_cluster_options_t *o, const ru
     char port[8];
     snprintf(port, sizeof port, "%u", a->endpoints[0].port);
     int fd = -1;
-    if (getaddrinfo(a->endpoints[0].addr, port, &hints, &res) == 0 &&
+    if (cluster_net_lookup(a->endpoints[0].addr, port, &hints,
+                           cluster_net_now_ms() + RUN_LOOKUP_MS, &res) == 0 &&
         (fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0 &&
         connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
         struct sockaddr_storage self;

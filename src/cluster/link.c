@@ -18,6 +18,11 @@
 
 #include "ariadne.h"
 #include "link_impl.h"
+#include "net.h"
+
+/* The longest a link waits for a host name to resolve (addresses from the
+ * join are numeric and take no time). */
+#define LINK_RESOLVE_MS 5000
 
 /* ------------------------------------------------------------------------
  * Kinds
@@ -204,17 +209,18 @@ int link_resolve(const char *addr, uint16_t port, int family, link_targets_t *ta
                     *found = NULL;
     char port_text[8];
     snprintf(port_text, sizeof port_text, "%u", (unsigned)port);
-    int code = getaddrinfo(addr, port_text, &hints, &found);
+    int64_t deadline = cluster_net_now_ms() + LINK_RESOLVE_MS;
+    int code = cluster_net_lookup(addr, port_text, &hints, deadline, &found);
     if (code == EAI_NONAME || code == EAI_ADDRFAMILY) {
         /* AI_ADDRCONFIG hides loopback addresses on a host whose only
          * interface is lo (a fresh network namespace): ask again without. */
         hints.ai_flags = AI_NUMERICSERV;
-        code = getaddrinfo(addr, port_text, &hints, &found);
+        code = cluster_net_lookup(addr, port_text, &hints, deadline, &found);
     }
-    if (code != 0 && family != AF_UNSPEC) {
+    if (code != 0 && code != CLUSTER_NET_LOOKUP_TIMEOUT && family != AF_UNSPEC) {
         /* Is it there in another family? Then say that. */
         hints.ai_family = AF_UNSPEC;
-        if (getaddrinfo(addr, port_text, &hints, &found) == 0) {
+        if (cluster_net_lookup(addr, port_text, &hints, deadline, &found) == 0) {
             freeaddrinfo(found);
             link_error(error, error_size, "%s has no IPv4 address (UCX links take IPv4 alone: "
                        "UCX 1.13 over TCP fails on IPv6)", addr);
@@ -222,8 +228,7 @@ int link_resolve(const char *addr, uint16_t port, int family, link_targets_t *ta
         }
     }
     if (code != 0) {
-        link_error(error, error_size, "cannot resolve %s: %s", addr,
-                   code == EAI_SYSTEM ? strerror(errno) : gai_strerror(code));
+        link_error(error, error_size, "cannot resolve %s: %s", addr, cluster_net_lookup_why(code));
         return ARI_EIO;
     }
     link_targets_t targets = {.count = 0};

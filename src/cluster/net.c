@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
  * its nodes under srun), connecting is retried this often. */
 #define NET_RETRY_MS 50
 #define NET_LISTEN_BACKLOG 128
+#define NET_LOOKUP_MS 5000 /* a listen address given as a name */
 
 int64_t cluster_net_now_ms(void)
 {
@@ -47,6 +49,127 @@ static int net_wait(int fd, short events, int64_t deadline_ms)
     }
 }
 
+/* ------------------------------------------------------------------------
+ * Name lookups, bounded
+ * ------------------------------------------------------------------------ */
+
+int (*cluster_net_getaddrinfo)(const char *, const char *, const struct addrinfo *,
+                               struct addrinfo **) = getaddrinfo;
+
+/* One lookup in flight, shared by its thread and its asker; whichever
+ * leaves last frees it (the asker leaves at its deadline). */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    bool done, abandoned;
+    char *addr;
+    char port[16];
+    struct addrinfo hints, *found;
+    int code;
+} net_lookup_t;
+
+static void net_lookup_free(net_lookup_t *lookup)
+{
+    if (lookup->found != NULL)
+        freeaddrinfo(lookup->found);
+    pthread_cond_destroy(&lookup->done_cond);
+    pthread_mutex_destroy(&lookup->lock);
+    free(lookup->addr);
+    free(lookup);
+}
+
+static void *net_lookup_main(void *argument)
+{
+    net_lookup_t *lookup = argument;
+    struct addrinfo *found = NULL;
+    int code = cluster_net_getaddrinfo(lookup->addr, lookup->port, &lookup->hints, &found);
+    pthread_mutex_lock(&lookup->lock);
+    lookup->found = found;
+    lookup->code = code;
+    lookup->done = true;
+    bool abandoned = lookup->abandoned;
+    pthread_cond_signal(&lookup->done_cond);
+    pthread_mutex_unlock(&lookup->lock);
+    if (abandoned)
+        net_lookup_free(lookup);
+    return NULL;
+}
+
+static bool net_is_numeric(const char *addr)
+{
+    struct in6_addr bytes;
+    return addr == NULL || inet_pton(AF_INET, addr, &bytes) == 1 ||
+           inet_pton(AF_INET6, addr, &bytes) == 1;
+}
+
+/* Starts the lookup's thread: false when it cannot be had. */
+static bool net_lookup_start(net_lookup_t *lookup)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return false;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    bool made = pthread_cond_init(&lookup->done_cond, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (!made)
+        return false;
+    pthread_mutex_init(&lookup->lock, NULL);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, net_lookup_main, lookup) != 0) {
+        pthread_cond_destroy(&lookup->done_cond);
+        pthread_mutex_destroy(&lookup->lock);
+        return false;
+    }
+    pthread_detach(thread);
+    return true;
+}
+
+int cluster_net_lookup(const char *addr, const char *port, const struct addrinfo *hints,
+                       int64_t deadline_ms, struct addrinfo **found_out)
+{
+    *found_out = NULL;
+    net_lookup_t *lookup = net_is_numeric(addr) ? NULL : calloc(1, sizeof *lookup);
+    if (lookup != NULL && (lookup->addr = strdup(addr)) != NULL &&
+        snprintf(lookup->port, sizeof lookup->port, "%s", port ? port : "") > 0) {
+        lookup->hints = *hints;
+        if (!net_lookup_start(lookup)) {
+            free(lookup->addr);
+            free(lookup);
+            lookup = NULL;
+        }
+    } else if (lookup != NULL) {
+        free(lookup->addr);
+        free(lookup);
+        lookup = NULL;
+    }
+    if (lookup == NULL) /* numeric, or no thread to be had: at once */
+        return cluster_net_getaddrinfo(addr, port, hints, found_out);
+    struct timespec until = {.tv_sec = (time_t)(deadline_ms / 1000),
+                             .tv_nsec = (long)(deadline_ms % 1000) * 1000000L};
+    pthread_mutex_lock(&lookup->lock);
+    while (!lookup->done &&
+           pthread_cond_timedwait(&lookup->done_cond, &lookup->lock, &until) != ETIMEDOUT) {
+    }
+    if (!lookup->done) {
+        lookup->abandoned = true; /* the thread frees it */
+        pthread_mutex_unlock(&lookup->lock);
+        return CLUSTER_NET_LOOKUP_TIMEOUT;
+    }
+    pthread_mutex_unlock(&lookup->lock);
+    int code = lookup->code;
+    *found_out = lookup->found;
+    lookup->found = NULL;
+    net_lookup_free(lookup);
+    return code;
+}
+
+const char *cluster_net_lookup_why(int code)
+{
+    return code == CLUSTER_NET_LOOKUP_TIMEOUT ? "the name lookup took too long"
+           : code == EAI_SYSTEM               ? strerror(errno)
+                                              : gai_strerror(code);
+}
+
 static void net_port_text(uint16_t port, char text[8])
 {
     snprintf(text, 8, "%u", (unsigned)port);
@@ -61,10 +184,11 @@ int cluster_net_listen(const char *addr, uint16_t port, int *fd_out, uint16_t *p
                     *found = NULL;
     char port_text[8];
     net_port_text(port, port_text);
-    int code = getaddrinfo(addr, port_text, &hints, &found);
+    int code = cluster_net_lookup(addr, port_text, &hints, cluster_net_now_ms() + NET_LOOKUP_MS,
+                                  &found);
     if (code != 0) {
         snprintf(error, error_size, "cannot listen on %s:%u: %s", addr ? addr : "*", port,
-                 gai_strerror(code));
+                 cluster_net_lookup_why(code));
         return ARI_EIO;
     }
     int fd = socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -123,10 +247,10 @@ int cluster_net_connect(const char *addr, uint16_t port, int64_t deadline_ms, in
                     *found = NULL;
     char port_text[8];
     net_port_text(port, port_text);
-    int code = getaddrinfo(addr, port_text, &hints, &found);
+    int code = cluster_net_lookup(addr, port_text, &hints, deadline_ms, &found);
     if (code != 0) {
-        snprintf(error, error_size, "cannot resolve %s: %s", addr, gai_strerror(code));
-        return ARI_EIO;
+        snprintf(error, error_size, "cannot resolve %s: %s", addr, cluster_net_lookup_why(code));
+        return code == CLUSTER_NET_LOOKUP_TIMEOUT ? ARI_ETIMEDOUT : ARI_EIO;
     }
     int last = ETIMEDOUT;
     for (;;) {

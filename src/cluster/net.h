@@ -6,6 +6,7 @@
 #ifndef ARIADNE_CLUSTER_NET_H
 #define ARIADNE_CLUSTER_NET_H
 
+#include <netdb.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +23,22 @@ int64_t cluster_net_now_ms(void);
 int cluster_net_listen(const char *addr, uint16_t port, int *fd_out, uint16_t *port_out,
                        char *error, size_t error_size);
 
-/* Connects to addr:port (a name is resolved first; that lookup is not
- * bounded by the deadline), retrying while nothing listens there yet,
- * until deadline_ms. ARI_ETIMEDOUT or ARI_EIO with a message. */
+/* getaddrinfo bounded by deadline_ms: a numeric address (or NULL) is
+ * looked up at once; a name in a thread of its own, given up on at the
+ * deadline (the thread ends by itself and frees what it found). Returns 0
+ * with *found_out (freeaddrinfo), getaddrinfo's code, or
+ * CLUSTER_NET_LOOKUP_TIMEOUT; cluster_net_lookup_why gives the phrase. */
+#define CLUSTER_NET_LOOKUP_TIMEOUT (-1000)
+int cluster_net_lookup(const char *addr, const char *port, const struct addrinfo *hints,
+                       int64_t deadline_ms, struct addrinfo **found_out);
+const char *cluster_net_lookup_why(int code);
+/* The lookup itself, replaceable by tests (a resolver that hangs). */
+extern int (*cluster_net_getaddrinfo)(const char *, const char *, const struct addrinfo *,
+                                      struct addrinfo **);
+
+/* Connects to addr:port (a name is resolved first, within the deadline),
+ * retrying while nothing listens there yet, until deadline_ms.
+ * ARI_ETIMEDOUT or ARI_EIO with a message. */
 int cluster_net_connect(const char *addr, uint16_t port, int64_t deadline_ms, int *fd_out,
                         char *error, size_t error_size);
 
