@@ -73,7 +73,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL_CMDS:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all check demo fuzz bench bench-progs verify clean install examples FORCE check-net bench-net
+.PHONY: fuzz-cc-check all check demo fuzz bench bench-progs verify clean install examples FORCE check-net bench-net
 
 PREFIX ?= /usr/local
 SONAME := libariadne.so.$(shell sed -n 's/^\#define ARI_VERSION_MAJOR //p' include/ariadne.h)
@@ -176,12 +176,20 @@ check: $(BUILD)/run_tests $(BUILD)/ariadne $(EXAMPLES) $(RT_PROGS) $(BENCH_PROGS
 demo: $(BUILD)/ariadne $(EXAMPLES)
 	@sh examples/demo.sh $(BUILD)/ariadne
 
-# libFuzzer needs clang (Debian: apt-get install clang).
+# libFuzzer needs clang (Debian: apt-get install clang). The library is
+# compiled once for all the targets (fuzzer-no-link), each target linked
+# against those objects.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+fuzz-cc-check:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found; on Debian: apt-get install clang" >&2; exit 1; }
+build/fuzz/obj/%.o: %.c | fuzz-cc-check
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -g -O1 $(CPPFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< $(LIB_SRC) -o $@ -lpthread -lm $(SODIUM_LIBS) $(UCX_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -MMD -MP -c $< -o $@
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ) | fuzz-cc-check
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(CPPFLAGS) $< $(FUZZ_LIB_OBJ) -o $@ -lpthread -lm $(SODIUM_LIBS) $(UCX_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \

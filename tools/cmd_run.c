@@ -1347,7 +1347,9 @@ static int run_ctl_create(run_t *run)
     /* A 2 MiB page (ARI_HUGE) crosses a link as one message, at most a
      * quarter of a ring: with huge pages on the host, rings of 16 MiB,
      * unless that would take more than 1 GiB. */
-    if (!o->ring_set && fault_huge_pool(false) > 0 &&
+    /* Not with --seal: a sealed frame carries about 1 MiB (the nodes then
+     * say why they serve no 2 MiB pages). */
+    if (!o->ring_set && !o->cluster.seal && fault_huge_pool(false) > 0 &&
         (uint64_t)run->ring_count * RUN_RING_HUGE <= RUN_RINGS_HUGE_MAX)
         o->ring_capacity = RUN_RING_HUGE;
     ctl_params_t params = {
