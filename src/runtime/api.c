@@ -162,18 +162,20 @@ static int api_alloc_here(size_t bytes, unsigned flags, bool collective, heap_ki
 {
     pthread_mutex_lock(&node_g.heap_lock);
     int status = heap_alloc(&node_g.heap, collective, kind, bytes, flags, alloc);
+    /* Only a range the heap gave is held (and undone on failure): when the
+     * heap has no room, *alloc says nothing, and undoing it punched holes
+     * in whatever its stale start named (the runtime page's barrier word
+     * among them). */
+    *held = status == ARI_OK;
     *mine = status == ARI_OK ? api_bytes_born_here(alloc, collective) : 0;
-    if (status == ARI_OK && node_g.owned_bytes + *mine > node_g.mem_bytes)
+    if (status == ARI_OK && node_g.owned_bytes + *mine > node_g.mem_bytes) {
         status = ARI_ENOMEM; /* past --mem: never an overcommit */
+        *mine = 0;           /* held: undone below, with nothing owned */
+    }
     if (status == ARI_OK)
         node_g.owned_bytes += *mine;
     pthread_mutex_unlock(&node_g.heap_lock);
-    *held = status == ARI_OK;
     *made = false;
-    if (status == ARI_ENOMEM) {
-        *mine = 0;
-        *held = true; /* undone below, with nothing owned */
-    }
     if (status == ARI_OK && kind == HEAP_KIND_HUGE)
         status = api_huge_reserve(alloc, collective, *mine / GVA_HUGE_PAGE_SIZE);
     if (status == ARI_OK) {

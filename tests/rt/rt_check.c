@@ -307,6 +307,17 @@ static void rt_errors_alloc(void)
     CHECK_NULL(ari_alloc(PAGE, ARI_HUGE), ARI_ENOTSUP); /* no huge pages reserved here */
     CHECK_NULL(ari_alloc_all(PAGE, 0x80), ARI_EINVAL);  /* collective, fails alike everywhere */
     CHECK_NULL(ari_alloc_all(0, 0), ARI_EINVAL);
+    /* An allocation the heap has no room for leaves the others whole: its
+     * undo once freed and punched a stale range (this node's pages). */
+    uint64_t *kept = ari_alloc(PAGE, 0);
+    CHECK(kept != NULL);
+    kept[0] = 4242;
+    CHECK_NULL(ari_alloc((size_t)1 << 60, 0), ARI_ENOMEM);
+    CHECK_U64(kept[0], ==, 4242);
+    uint64_t *next = ari_alloc(PAGE, 0);
+    CHECK(next != NULL && next != kept);
+    CHECK_OK(ari_free(next));
+    CHECK_OK(ari_free(kept));
 }
 
 static void rt_errors_addresses(uint64_t *own, uint64_t *shared, void *other)
@@ -1129,8 +1140,14 @@ static int case_huge(int argc, char **argv)
     CHECK_OK(ari_barrier());
     CHECK_OK(ari_free(data));
     /* More than the host's pool holds fails whole, with ARI_ENOMEM. */
-    if (me == 0)
+    if (me == 0) { /* and this node's other pages stay whole */
+        uint64_t *kept = ari_alloc(PAGE, 0);
+        CHECK(kept != NULL);
+        kept[0] = 4242;
         CHECK_NULL(ari_alloc((size_t)64 << 30, ARI_HUGE), ARI_ENOMEM);
+        CHECK_U64(kept[0], ==, 4242);
+        CHECK_OK(ari_free(kept));
+    }
     CHECK_OK(ari_barrier());
     printf("huge: node %d: %llu pages of 2 MiB written with plain stores and read by "
            "every node, explicit calls exact\n", me, (unsigned long long)pages);
