@@ -182,6 +182,7 @@ demo: $(BUILD)/ariadne $(EXAMPLES)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZ_LIB_OBJ)
 fuzz-cc-check:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found; on Debian: apt-get install clang" >&2; exit 1; }
 build/fuzz/obj/%.o: %.c | fuzz-cc-check
