@@ -97,6 +97,16 @@ static int hosts_count(const char *text, const char *needle)
     return n;
 }
 
+/* The run succeeded and printed `line` `count` times (else its output is
+ * shown before the check fails). */
+static void hosts_expect_ok(const tool_child_t *child, const char *line, int count)
+{
+    if (child->status != 0 || hosts_count(child->out, line) != count)
+        printf("out:\n%s\nerr:\n%s\n", child->out, child->err);
+    CHECK(child->status == 0);
+    CHECK(hosts_count(child->out, line) == count);
+}
+
 TEST_FN(hosts_counter_ring)
 {
     hosts_setup_t s;
@@ -110,10 +120,7 @@ TEST_FN(hosts_counter_ring)
                           NULL};
     tool_child_t child;
     hosts_run(&child, &s, args, 60);
-    if (child.status != 0 || hosts_count(child.out, "expected 1500: ok") != 5)
-        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
-    CHECK(child.status == 0);
-    CHECK(hosts_count(child.out, "expected 1500: ok") == 5);
+    hosts_expect_ok(&child, "expected 1500: ok", 5);
     tool_child_free(&child);
     /* Each host wrote its own nodes' statistics: h3 has nodes 3 and 4. */
     for (uint32_t h = 0; h < 4; h++) {
@@ -146,10 +153,7 @@ TEST_FN(hosts_examples_sealed)
                              "--ops", "5000", NULL};
     tool_child_t child;
     hosts_run(&child, &s, kv_args, 120);
-    if (child.status != 0)
-        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
-    CHECK(child.status == 0);
-    CHECK(hosts_count(child.out, "verified 4096 keys") == 4);
+    hosts_expect_ok(&child, "verified 4096 keys", 4);
     tool_child_free(&child);
     const char *gemm_args[] = {"-n", "4", "--topo", "ring", gemm, NULL};
     hosts_run(&child, &s, gemm_args, 120);
@@ -176,10 +180,7 @@ TEST_FN(hosts_transport_ucx)
                           NULL};
     tool_child_t child;
     hosts_run(&child, &s, args, 60);
-    if (child.status != 0 || hosts_count(child.out, "expected 800: ok") != 4)
-        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
-    CHECK(child.status == 0);
-    CHECK(hosts_count(child.out, "expected 800: ok") == 4);
+    hosts_expect_ok(&child, "expected 800: ok", 4);
     tool_child_free(&child);
     hosts_cleanup(&s);
 }
@@ -197,10 +198,7 @@ TEST_FN(hosts_pin_limit)
     const char *args[] = {"-n", "3", rt, "pinlimit", NULL};
     tool_child_t child;
     hosts_run(&child, &s, args, 60);
-    if (child.status != 0 || hosts_count(child.out, "pinlimit: node") != 3)
-        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
-    CHECK(child.status == 0);
-    CHECK(hosts_count(child.out, "pinlimit: node") == 3);
+    hosts_expect_ok(&child, "pinlimit: node", 3);
     CHECK(hosts_count(child.err, "node 2 on host h1 held a pin on") == 1);
     CHECK(strstr(child.err, "past the pin limit (ARI_PIN_MS=200 ms)") != NULL);
     tool_child_free(&child);
@@ -350,10 +348,7 @@ TEST_FN(hosts_mpirun_ranks)
                          "OMPI_MCA_rmaps_base_oversubscribe=1", NULL};
     tool_child_t child;
     tool_child_run(&child, argv, env, 60);
-    if (child.status != 0 || hosts_count(child.out, "expected 300: ok") != 3)
-        printf("out:\n%s\nerr:\n%s\n", child.out, child.err);
-    CHECK(child.status == 0);
-    CHECK(hosts_count(child.out, "expected 300: ok") == 3);
+    hosts_expect_ok(&child, "expected 300: ok", 3);
     CHECK(strstr(child.out, "[2] node 2:") != NULL); /* the rank is the node */
     tool_child_free(&child);
     hosts_cleanup(&s);
