@@ -129,13 +129,14 @@ $(BUILD)/ariadne.pc: Makefile include/ariadne.h $(BUILD)/sodium.flags $(BUILD)/u
 $(BUILD)/sodium.flags: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(SODIUM_CFLAGS) $(SODIUM_LIBS)' | cmp -s - $@ || echo '$(SODIUM_CFLAGS) $(SODIUM_LIBS)' > $@
-$(filter $(BUILD)/obj/src/cluster/%,$(LIB_OBJ)) $(BUILD)/obj/tests/test_join.o: $(BUILD)/sodium.flags
+$(filter $(BUILD)/obj/src/cluster/%,$(LIB_OBJ)) $(BUILD)/obj/tests/test_join.o \
+	$(BUILD)/obj/tests/test_hosts.o: $(BUILD)/sodium.flags
 # The same for UCX and the files that test ARI_HAVE_UCX.
 $(BUILD)/ucx.flags: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(UCX_CFLAGS) $(UCX_LIBS)' | cmp -s - $@ || echo '$(UCX_CFLAGS) $(UCX_LIBS)' > $@
 $(BUILD)/obj/src/cluster/link.o $(BUILD)/obj/src/cluster/link_ucx.o \
-	$(BUILD)/obj/tests/test_link.o: $(BUILD)/ucx.flags
+	$(BUILD)/obj/tests/test_link.o $(BUILD)/obj/tests/test_hosts.o: $(BUILD)/ucx.flags
 FORCE:
 
 # Examples and the runtime's test programs are built the way a user builds

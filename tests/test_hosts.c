@@ -89,6 +89,18 @@ static void hosts_run(tool_child_t *child, const hosts_setup_t *s, const char *c
     tool_child_run(child, argv, NULL, limit);
 }
 
+/* Runs across hosts need the cluster key, which needs libsodium: without
+ * it they are skipped, saying so (the join's tests check the refusal). */
+#ifdef ARI_HAVE_SODIUM
+#define HOSTS_NEED_SODIUM() ((void)0)
+#else
+#define HOSTS_NEED_SODIUM()                                                             \
+    do {                                                                                \
+        printf("skipped: built without libsodium (Debian: apt-get install libsodium-dev)\n"); \
+        return;                                                                         \
+    } while (0)
+#endif
+
 static int hosts_count(const char *text, const char *needle)
 {
     int n = 0;
@@ -109,6 +121,7 @@ static void hosts_expect_ok(const tool_child_t *child, const char *line, int cou
 
 TEST_FN(hosts_counter_ring)
 {
+    HOSTS_NEED_SODIUM();
     hosts_setup_t s;
     uint32_t slots[] = {1, 1, 1, 2};
     hosts_setup(&s, slots, 4, NULL);
@@ -143,6 +156,7 @@ TEST_FN(hosts_counter_ring)
 
 TEST_FN(hosts_examples_sealed)
 {
+    HOSTS_NEED_SODIUM();
     hosts_setup_t s;
     uint32_t slots[] = {2, 1, 1};
     hosts_setup(&s, slots, 3, NULL);
@@ -167,6 +181,7 @@ TEST_FN(hosts_examples_sealed)
 /* The same ring over UCX links (where the build has UCX). */
 TEST_FN(hosts_transport_ucx)
 {
+    HOSTS_NEED_SODIUM();
 #ifndef ARI_HAVE_UCX
     printf("skipped: built without UCX (libucx-dev)\n");
     return;
@@ -189,6 +204,7 @@ TEST_FN(hosts_transport_ucx)
  * host, and the waiter on another host gets the page all the same. */
 TEST_FN(hosts_pin_limit)
 {
+    HOSTS_NEED_SODIUM();
     hosts_setup_t s;
     uint32_t slots[] = {2, 1};
     hosts_setup(&s, slots, 2, NULL);
@@ -209,6 +225,7 @@ TEST_FN(hosts_pin_limit)
  * and every call that needed it fails instead of hanging. */
 TEST_FN(hosts_node_death)
 {
+    HOSTS_NEED_SODIUM();
     hosts_setup_t s;
     uint32_t slots[] = {1, 1, 1, 1};
     hosts_setup(&s, slots, 4, NULL);
@@ -230,6 +247,7 @@ TEST_FN(hosts_node_death)
  * report its nodes lost and end the run. */
 TEST_FN(hosts_host_lost)
 {
+    HOSTS_NEED_SODIUM();
     hosts_setup_t s;
     uint32_t slots[] = {1, 1, 1};
     hosts_setup(&s, slots, 3, NULL);
@@ -263,6 +281,7 @@ TEST_FN(hosts_host_lost)
  * mount namespace (root) to give one host another file at the same path. */
 TEST_FN(hosts_wrong_key)
 {
+    HOSTS_NEED_SODIUM();
     if (geteuid() != 0) {
         printf("skipped: needs root (unshare -m)\n");
         return;
@@ -299,6 +318,7 @@ TEST_FN(hosts_wrong_key)
 /* Under srun: every process one node, rank 0 the coordinator. */
 TEST_FN(hosts_srun_ranks)
 {
+    HOSTS_NEED_SODIUM();
     hosts_setup_t s;
     uint32_t slots[] = {1};
     hosts_setup(&s, slots, 1, NULL);
@@ -332,6 +352,7 @@ TEST_FN(hosts_srun_ranks)
 /* Under Open MPI's mpirun (when installed): OMPI_COMM_WORLD_RANK. */
 TEST_FN(hosts_mpirun_ranks)
 {
+    HOSTS_NEED_SODIUM();
     if (access("/usr/bin/mpirun", X_OK) != 0) {
         printf("skipped: no /usr/bin/mpirun (Debian: apt-get install openmpi-bin)\n");
         return;
@@ -356,6 +377,7 @@ TEST_FN(hosts_mpirun_ranks)
 
 TEST_FN(hosts_bad_arguments)
 {
+    HOSTS_NEED_SODIUM();
     hosts_setup_t s;
     uint32_t slots[] = {1, 1};
     hosts_setup(&s, slots, 2, NULL);
