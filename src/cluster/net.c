@@ -124,32 +124,39 @@ static bool net_lookup_start(net_lookup_t *lookup)
     return true;
 }
 
+/* A name's lookup started in a thread of its own; NULL for a numeric
+ * address, or when no memory or thread can be had (then it is done at once). */
+static net_lookup_t *net_lookup_spawn(const char *addr, const char *port,
+                                      const struct addrinfo *hints)
+{
+    if (net_is_numeric(addr))
+        return NULL;
+    net_lookup_t *lookup = calloc(1, sizeof *lookup);
+    if (lookup == NULL)
+        return NULL;
+    lookup->addr = strdup(addr);
+    lookup->hints = *hints;
+    snprintf(lookup->port, sizeof lookup->port, "%s", port);
+    if (lookup->addr != NULL && net_lookup_start(lookup))
+        return lookup;
+    free(lookup->addr);
+    free(lookup);
+    return NULL;
+}
+
 int cluster_net_lookup(const char *addr, const char *port, const struct addrinfo *hints,
                        int64_t deadline_ms, struct addrinfo **found_out)
 {
     *found_out = NULL;
-    net_lookup_t *lookup = net_is_numeric(addr) ? NULL : calloc(1, sizeof *lookup);
-    if (lookup != NULL && (lookup->addr = strdup(addr)) != NULL &&
-        snprintf(lookup->port, sizeof lookup->port, "%s", port ? port : "") > 0) {
-        lookup->hints = *hints;
-        if (!net_lookup_start(lookup)) {
-            free(lookup->addr);
-            free(lookup);
-            lookup = NULL;
-        }
-    } else if (lookup != NULL) {
-        free(lookup->addr);
-        free(lookup);
-        lookup = NULL;
-    }
-    if (lookup == NULL) /* numeric, or no thread to be had: at once */
+    net_lookup_t *lookup = net_lookup_spawn(addr, port, hints);
+    if (lookup == NULL)
         return cluster_net_getaddrinfo(addr, port, hints, found_out);
     struct timespec until = {.tv_sec = (time_t)(deadline_ms / 1000),
                              .tv_nsec = (long)(deadline_ms % 1000) * 1000000L};
     pthread_mutex_lock(&lookup->lock);
-    while (!lookup->done &&
-           pthread_cond_timedwait(&lookup->done_cond, &lookup->lock, &until) != ETIMEDOUT) {
-    }
+    int waited = 0;
+    while (!lookup->done && waited != ETIMEDOUT)
+        waited = pthread_cond_timedwait(&lookup->done_cond, &lookup->lock, &until);
     if (!lookup->done) {
         lookup->abandoned = true; /* the thread frees it */
         pthread_mutex_unlock(&lookup->lock);

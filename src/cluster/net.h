@@ -23,7 +23,8 @@ int64_t cluster_net_now_ms(void);
 int cluster_net_listen(const char *addr, uint16_t port, int *fd_out, uint16_t *port_out,
                        char *error, size_t error_size);
 
-/* getaddrinfo bounded by deadline_ms: a numeric address (or NULL) is
+/* getaddrinfo of addr:port (port given) bounded by deadline_ms: a numeric
+ * address (or NULL) is
  * looked up at once; a name in a thread of its own, given up on at the
  * deadline (the thread ends by itself and frees what it found). Returns 0
  * with *found_out (freeaddrinfo), getaddrinfo's code, or
