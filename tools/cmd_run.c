@@ -1297,29 +1297,29 @@ static int run_stats_write_json(const run_t *run)
 static int run_stats_open(run_t *run, const char *host)
 {
     const char *path = run->options.stats_json;
-    char expanded[4096];
-    size_t used = 0;
-    for (const char *p = path; *p != '\0' && used < sizeof expanded;) {
-        bool mark = host != NULL && strncmp(p, RUN_HOST_MARK, strlen(RUN_HOST_MARK)) == 0;
-        const char *piece = mark ? host : p;
-        size_t length = mark ? strlen(host) : 1;
-        if (used + length >= sizeof expanded)
-            break;
-        memcpy(expanded + used, piece, length);
-        used += length;
-        p += mark ? strlen(RUN_HOST_MARK) : 1;
-    }
-    if (used >= sizeof expanded - 1) {
-        fprintf(stderr, "ariadne run: --stats-json %s: the path is too long\n", path);
+    char *expanded = NULL;
+    size_t size = 0;
+    FILE *text = open_memstream(&expanded, &size);
+    if (text == NULL) {
+        fprintf(stderr, "ariadne run: --stats-json: %s\n", strerror(errno));
         return 2;
     }
-    expanded[used] = '\0';
-    if ((run->stats_json = fopen(expanded, "we")) == NULL) {
-        fprintf(stderr, "ariadne run: cannot write --stats-json %s: %s\n", expanded,
-                strerror(errno));
-        return 2;
+    size_t mark = strlen(RUN_HOST_MARK);
+    for (const char *p = path; *p != '\0';) {
+        bool here = host != NULL && strncmp(p, RUN_HOST_MARK, mark) == 0;
+        if (here)
+            fputs(host, text);
+        else
+            fputc(*p, text);
+        p += here ? mark : 1;
     }
-    return 0;
+    fclose(text);
+    run->stats_json = expanded != NULL ? fopen(expanded, "we") : NULL;
+    if (run->stats_json == NULL)
+        fprintf(stderr, "ariadne run: cannot write --stats-json %s: %s\n",
+                expanded != NULL ? expanded : path, strerror(errno));
+    free(expanded);
+    return run->stats_json != NULL ? 0 : 2;
 }
 
 /* Everything that can be refused before a process starts: exit status 2. */
